@@ -1,0 +1,3 @@
+// bpfjit public API.
+export * from './errors.js';
+export * from './isa/index.js';

@@ -1,0 +1,4 @@
+// src/isa — BPF instructions: the model, binary codec, validation and text (print and parse).
+export * from './opcodes.js';
+export * from './insn.js';
+export * from './codec.js';
