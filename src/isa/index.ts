@@ -2,3 +2,7 @@
 export * from './opcodes.js';
 export * from './insn.js';
 export * from './codec.js';
+export * from './helpers.js';
+export * from './validate.js';
+export * from './print.js';
+export * from './parse.js';
