@@ -1,3 +1,4 @@
 // bpfjit public API.
 export * from './errors.js';
 export * from './isa/index.js';
+export * from './arena/index.js';
