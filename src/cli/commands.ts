@@ -1,5 +1,7 @@
 // The registry of commands: one line per command, each defined in its own module.
 import type { Command } from './command.js';
+import { asm } from './asm.js';
 import { demo } from './demo.js';
+import { disasm } from './disasm.js';
 
-export const COMMANDS: readonly Command[] = [demo];
+export const COMMANDS: readonly Command[] = [demo, asm, disasm];
