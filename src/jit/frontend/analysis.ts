@@ -1,0 +1,372 @@
+// src/jit/frontend — the verifier's facts the rewrites depend on, by abstract interpretation over each
+// function's CFG (joined at merges, analysed per distinct call context): which instructions are reached,
+// which memory accesses go through arena pointers, which ALU64 ops act on arena pointers, and each
+// function's stack depth (deepest stack byte touched, like update_stack_depth()).
+
+import { insnError } from '../../errors.js';
+import { AtomicOp, Class, JmpOp, LD_IMM64, Mode, MovOff, PseudoCall, PseudoLd, Size, AluOp } from '../../isa/opcodes.js';
+import { decideJump, foldAlu, imm64u } from './consts.js';
+import type { Slot } from './slots.js';
+import { jumpOff } from './subprogs.js';
+import { joinVal, konst, M32, UNINIT, UNKNOWN, valEq, valKey, type Val } from './values.js';
+
+export interface AnalysisOptions {
+  /** The program has an arena (addr_space_cast is allowed; map 0 is the arena). */
+  readonly hasArena: boolean;
+  /** Follow only edges into these slots (the verifier's visited set). */
+  readonly visited?: ReadonlySet<number>;
+  /** Decide conditional jumps whose operands are known constants. */
+  readonly decide: boolean;
+  /** The input is already kernel-xlated (r1-r5 are not clobbered by calls: internal calls preserve them). */
+  readonly xlated: boolean;
+}
+
+export interface Analysis {
+  readonly visited: Uint8Array;
+  readonly arena: Uint8Array;
+  readonly needsZext: Uint8Array;
+  /** 32-bit cmpxchg whose r0 is later read as 64 bits (the verifier's zext_dst). */
+  readonly zext: Uint8Array;
+  /** Stack depth per function (index into `starts`). */
+  readonly depth: number[];
+}
+
+interface State {
+  regs: Val[];
+  /** Spilled values of the current frame by (negative, 8-aligned) offset. */
+  stack: Map<number, Val>;
+}
+
+const MAX_CALL_FRAMES = 8;
+const SIZE_OF: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
+
+function joinState(a: State, b: State): State {
+  const regs = a.regs.map((v, i) => joinVal(v, b.regs[i]!));
+  const stack = new Map<number, Val>();
+  for (const [k, v] of a.stack) {
+    const w = b.stack.get(k);
+    if (w) stack.set(k, joinVal(v, w));
+  }
+  return { regs, stack };
+}
+
+function stateEq(a: State, b: State): boolean {
+  if (!a.regs.every((v, i) => valEq(v, b.regs[i]!))) return false;
+  if (a.stack.size !== b.stack.size) return false;
+  for (const [k, v] of a.stack) {
+    const w = b.stack.get(k);
+    if (!w || !valEq(v, w)) return false;
+  }
+  return true;
+}
+
+export function analyze(slots: readonly Slot[], starts: readonly number[], opts: AnalysisOptions): Analysis {
+  const n = slots.length;
+  const res: Analysis = {
+    visited: new Uint8Array(n),
+    arena: new Uint8Array(n),
+    needsZext: new Uint8Array(n),
+    zext: new Uint8Array(n),
+    depth: new Array<number>(starts.length - 1).fill(0),
+  };
+  // What each memory access's base register was: 1 arena, 2 other pointer; with the first origin seen.
+  const baseKind = new Uint8Array(n);
+  const baseOrigin = new Int32Array(n);
+  const memo = new Map<string, Val>();
+
+  const fnOf = (pc: number): number => {
+    let f = 0;
+    while (f + 1 < starts.length - 1 && starts[f + 1]! <= pc) f++;
+    return f;
+  };
+  const follow = (t: number): boolean => !opts.visited || opts.visited.has(t);
+  const deepen = (fn: number, byteOff: number): void => {
+    if (-byteOff > res.depth[fn]!) res.depth[fn] = -byteOff;
+  };
+
+  /** Records the base of a memory access; refuses arena/non-arena mixes like save_aux_ptr_type(). */
+  const access = (pc: number, reg: number, base: Val, off: number, chain: readonly number[]): void => {
+    if (base.k === 'mixed') {
+      const other = base.otherPc >= 0 ? `${base.other} (insn ${base.otherPc})` : base.other;
+      throw insnError(pc, `same insn cannot be used with different pointers: R${reg} is an arena pointer on the path through insn ${base.arenaPc} and a ${other} on another`);
+    }
+    let kind = 0;
+    let origin = -1;
+    if (base.k === 'arena') {
+      kind = 1;
+      origin = base.pc;
+    } else if (base.k === 'stack') {
+      kind = 2;
+      if (base.off !== undefined) deepen(chain[base.frame]!, base.off + off);
+    } else if (base.k === 'ptr') {
+      kind = 2;
+      origin = base.pc;
+    }
+    if (kind === 0) return;
+    if (baseKind[pc] !== 0 && baseKind[pc] !== kind) {
+      const [a, o] = kind === 1 ? [origin, baseOrigin[pc]!] : [baseOrigin[pc]!, origin];
+      throw insnError(pc, `same insn cannot be used with different pointers: an arena pointer (from insn ${a}) on one path and a non-arena pointer${o >= 0 ? ` (from insn ${o})` : ''} on another`);
+    }
+    if (baseKind[pc] === 0) {
+      baseKind[pc] = kind;
+      baseOrigin[pc] = origin;
+    }
+    if (kind === 1) res.arena[pc] = 1;
+  };
+
+  const read64 = (v: Val): void => {
+    if (v.k === 'scalar' && v.z) for (const d of v.z) res.zext[d] = 1;
+  };
+
+  const runFunction = (fn: number, chain: readonly number[], entry: readonly Val[]): Val => {
+    const key = `${chain.join(',')}|${entry.slice(1, 6).map(valKey).join(',')}`;
+    const known = memo.get(key);
+    if (known) return known;
+    const frame = chain.length - 1;
+    const lo = starts[fn]!;
+    const hi = starts[fn + 1]!;
+    const inStates: (State | undefined)[] = new Array(hi - lo);
+    const regs0 = entry.slice();
+    regs0[10] = { k: 'stack', frame, off: 0 };
+    inStates[0] = { regs: regs0, stack: new Map() };
+    const work: number[] = [lo];
+    const queued = new Uint8Array(hi - lo);
+    queued[0] = 1;
+    let ret: Val = UNINIT;
+
+    const flow = (to: number, st: State): void => {
+      if (!follow(to)) return;
+      const cur = inStates[to - lo];
+      const next = cur ? joinState(cur, st) : st;
+      if (cur && stateEq(cur, next)) return;
+      inStates[to - lo] = next;
+      if (!queued[to - lo]) {
+        queued[to - lo] = 1;
+        work.push(to);
+      }
+    };
+
+    while (work.length > 0) {
+      const pc = work.pop()!;
+      queued[pc - lo] = 0;
+      const st = inStates[pc - lo]!;
+      const regs = st.regs.slice();
+      const stack = new Map(st.stack);
+      const s = slots[pc]!;
+      const cls = s.code & 7;
+      res.visited[pc] = 1;
+
+      const stackWrite = (base: Val, off: number, size: number, value: Val | undefined): void => {
+        if (base.k !== 'stack' || base.frame !== frame) return;
+        if (base.off === undefined) {
+          stack.clear();
+          return;
+        }
+        const a = base.off + off;
+        if (size === 8 && a % 8 === 0 && value) {
+          stack.set(a, value);
+          return;
+        }
+        for (let k = Math.floor(a / 8) * 8; k < a + size; k += 8) stack.delete(k);
+      };
+
+      if (s.code === LD_IMM64) {
+        res.visited[pc + 1] = 1;
+        const hiImm = slots[pc + 1]?.imm ?? 0;
+        let v: Val;
+        if (s.src === PseudoLd.NONE) v = konst((BigInt(hiImm >>> 0) << 32n) | BigInt(s.imm >>> 0));
+        else if ((s.src === PseudoLd.MAP_VALUE || s.src === PseudoLd.MAP_IDX_VALUE) && s.imm === 0 && opts.hasArena) v = UNKNOWN;
+        else v = { k: 'ptr', pc };
+        regs[s.dst] = v;
+        flow(pc + 2, { regs, stack });
+        continue;
+      }
+
+      if (cls === Class.LD) {
+        regs[0] = UNKNOWN; // legacy packet access
+        flow(pc + 1, { regs, stack });
+        continue;
+      }
+
+      if (cls === Class.LDX) {
+        const base = regs[s.src]!;
+        access(pc, s.src, base, s.off, chain);
+        let v: Val = UNKNOWN;
+        if (s.code === (Class.LDX | Mode.MEM | Size.DW) && base.k === 'stack' && base.frame === frame && base.off !== undefined) {
+          v = stack.get(base.off + s.off) ?? UNKNOWN;
+        }
+        regs[s.dst] = v;
+        flow(pc + 1, { regs, stack });
+        continue;
+      }
+
+      if (cls === Class.ST || cls === Class.STX) {
+        const mode = s.code & 0xe0;
+        const size = SIZE_OF[s.code & 0x18]!;
+        const isAtomic = cls === Class.STX && (mode === Mode.ATOMIC || mode === Mode.PROBE_ATOMIC);
+        if (isAtomic && s.imm === AtomicOp.LOAD_ACQ) {
+          access(pc, s.src, regs[s.src]!, s.off, chain);
+          regs[s.dst] = UNKNOWN;
+        } else {
+          const base = regs[s.dst]!;
+          access(pc, s.dst, base, s.off, chain);
+          if (isAtomic) {
+            if (size === 8) {
+              read64(regs[s.src]!);
+              if (s.imm === AtomicOp.CMPXCHG) read64(regs[0]!);
+            }
+            const fetchLogic = s.imm === (AtomicOp.AND | AtomicOp.FETCH) || s.imm === (AtomicOp.OR | AtomicOp.FETCH) || s.imm === (AtomicOp.XOR | AtomicOp.FETCH);
+            if (base.k === 'arena' && fetchLogic && size >= 4) throw insnError(pc, `BPF_ATOMIC stores into R${s.dst} arena is not allowed`);
+            stackWrite(base, s.off, size, undefined);
+            if (s.imm === AtomicOp.CMPXCHG) regs[0] = size === 4 ? { k: 'scalar', z: [pc] } : UNKNOWN;
+            else if (s.imm & AtomicOp.FETCH) regs[s.src] = UNKNOWN;
+          } else {
+            const value = cls === Class.ST ? konst(imm64u(s.imm)) : regs[s.src]!;
+            if (cls === Class.STX && size === 8) read64(value);
+            stackWrite(base, s.off, size, value);
+          }
+        }
+        flow(pc + 1, { regs, stack });
+        continue;
+      }
+
+      if (cls === Class.ALU || cls === Class.ALU64) {
+        const is64 = cls === Class.ALU64;
+        const aop = s.code & 0xf0;
+        if (is64 && (s.code & 0x08)) read64(regs[s.src]!);
+        if (is64 ? aop !== AluOp.MOV && !(aop === AluOp.END && s.imm !== 64) : aop === AluOp.END && s.imm === 64) read64(regs[s.dst]!);
+        aluStep(pc, s, is64, regs, opts, res);
+        flow(pc + 1, { regs, stack });
+        continue;
+      }
+
+      // JMP / JMP32
+      const op = s.code & 0xf0;
+      if (op === JmpOp.EXIT && cls === Class.JMP) {
+        if (frame > 0) ret = joinVal(ret, regs[0]!);
+        else read64(regs[0]!);
+        continue;
+      }
+      if (op === JmpOp.CALL && cls === Class.JMP) {
+        if (s.src === PseudoCall.CALL) {
+          const target = pc + s.imm + 1;
+          const callee = fnOf(target);
+          if (chain.includes(callee)) throw insnError(pc, `recursive call from insn ${pc} to function at insn ${target}`);
+          if (chain.length >= MAX_CALL_FRAMES) throw insnError(pc, `the call stack of ${chain.length + 1} frames is too deep`);
+          const args: Val[] = new Array(12).fill(UNINIT);
+          for (let r = 1; r <= 5; r++) args[r] = regs[r]!;
+          const r0 = runFunction(callee, [...chain, callee], args);
+          regs[0] = r0.k === 'uninit' ? UNKNOWN : r0;
+        } else {
+          // Helpers and kfuncs read stack buffers passed to them: that memory counts as used stack.
+          for (let r = 1; r <= 5; r++) {
+            const v = regs[r]!;
+            if (v.k === 'stack' && v.off !== undefined) deepen(chain[v.frame]!, v.off);
+          }
+          regs[0] = UNKNOWN;
+        }
+        if (!opts.xlated) for (let r = 1; r <= 5; r++) regs[r] = UNINIT;
+        flow(pc + 1, { regs, stack });
+        continue;
+      }
+      const target = pc + jumpOff(s) + 1;
+      if (op === JmpOp.JA) {
+        flow(target, { regs, stack });
+        continue;
+      }
+      if (op === JmpOp.JCOND) {
+        flow(pc + 1, { regs, stack });
+        flow(target, { regs, stack });
+        continue;
+      }
+      const is32 = cls === Class.JMP32;
+      const isX = (s.code & 0x08) !== 0;
+      const a = regs[s.dst]!;
+      if (!is32) {
+        read64(a);
+        if (isX) read64(regs[s.src]!);
+      }
+      const b: Val = isX ? regs[s.src]! : konst(is32 ? BigInt(s.imm >>> 0) : imm64u(s.imm));
+      let taken: boolean | undefined;
+      if (opts.decide && a.k === 'scalar' && b.k === 'scalar' && a.c !== undefined && b.c !== undefined) {
+        taken = decideJump(op, is32, a.c, b.c);
+      }
+      if (taken !== true) {
+        const fr = regs.slice();
+        if (op === JmpOp.JNE && !is32 && !isX && a.k === 'scalar') fr[s.dst] = b;
+        flow(pc + 1, { regs: fr, stack });
+      }
+      if (taken !== false) {
+        const tr = regs.slice();
+        if (op === JmpOp.JEQ && !is32 && !isX && a.k === 'scalar') tr[s.dst] = b;
+        flow(target, { regs: tr, stack });
+      }
+    }
+    memo.set(key, ret);
+    return ret;
+  };
+
+  const entry: Val[] = new Array(12).fill(UNINIT);
+  entry[1] = { k: 'ptr', pc: -1 }; // the context
+  runFunction(0, [0], entry);
+  return res;
+}
+
+function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: AnalysisOptions, res: Analysis): void {
+  const op = s.code & 0xf0;
+  const isX = (s.code & 0x08) !== 0;
+  const d = regs[s.dst]!;
+  const sv: Val = isX ? regs[s.src]! : konst(is64 ? imm64u(s.imm) : BigInt(s.imm >>> 0));
+  if (op === AluOp.MOV) {
+    if (!isX) {
+      regs[s.dst] = sv;
+    } else if (is64 && s.off === MovOff.ADDR_SPACE_CAST && !opts.xlated) {
+      if (!opts.hasArena) throw insnError(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
+      if (s.imm !== 1 && s.imm !== 1 << 16) throw insnError(pc, 'addr_space_cast insn can only convert between address space 1 and 0');
+      regs[s.dst] = s.imm === 1 ? { k: 'arena', pc } : UNKNOWN;
+    } else if (s.off !== 0) {
+      regs[s.dst] = UNKNOWN; // sign-extending moves, per-CPU address, cast to user
+    } else if (is64) {
+      regs[s.dst] = sv;
+    } else {
+      regs[s.dst] = sv.k === 'scalar' && sv.c !== undefined ? konst(sv.c & M32) : UNKNOWN;
+    }
+    return;
+  }
+  if (op === AluOp.NEG || op === AluOp.END) {
+    regs[s.dst] = UNKNOWN;
+    return;
+  }
+  if (d.k === 'arena' || d.k === 'mixed') {
+    // Any arithmetic keeps an arena pointer; 64-bit forms become 32-bit (the verifier's needs_zext).
+    if (is64) res.needsZext[pc] = 1;
+    return;
+  }
+  if (d.k === 'scalar') {
+    if (sv.k === 'scalar') {
+      regs[s.dst] = d.c !== undefined && sv.c !== undefined ? konstOrUnknown(foldAlu(op, is64, d.c, sv.c)) : UNKNOWN;
+    } else if (is64 && op === AluOp.ADD && (sv.k === 'arena' || sv.k === 'mixed')) {
+      regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
+    } else if (is64 && op === AluOp.ADD && sv.k === 'stack') {
+      regs[s.dst] = { k: 'stack', frame: sv.frame, off: sv.off !== undefined && d.c !== undefined ? sv.off + Number(BigInt.asIntN(64, d.c)) : undefined };
+    } else if (is64 && op === AluOp.ADD && sv.k === 'ptr') {
+      regs[s.dst] = sv;
+    } else {
+      regs[s.dst] = UNKNOWN;
+    }
+    return;
+  }
+  const addSub = is64 && (op === AluOp.ADD || op === AluOp.SUB) && sv.k === 'scalar';
+  if (d.k === 'stack' && addSub) {
+    const delta = sv.c !== undefined ? Number(BigInt.asIntN(64, sv.c)) : undefined;
+    const off = d.off !== undefined && delta !== undefined ? d.off + (op === AluOp.ADD ? delta : -delta) : undefined;
+    regs[s.dst] = { k: 'stack', frame: d.frame, off };
+    return;
+  }
+  if (d.k === 'ptr' && addSub) return;
+  regs[s.dst] = UNKNOWN;
+}
+
+function konstOrUnknown(c: bigint | undefined): Val {
+  return c === undefined ? UNKNOWN : konst(c);
+}

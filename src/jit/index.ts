@@ -1,0 +1,95 @@
+// src/jit — the x86-64 JIT, byte-identical to Linux 6.18's arch/x86/net/bpf_jit_comp.c (BMI2 CPU,
+// no IBT/CFI). Input: a program in the kernel-xlated dialect (what the kernel's JIT consumes).
+// Output: one image per function (main first, then subprograms), with per-slot offsets and the
+// exception table.
+
+import type { Program } from '../isa/insn.js';
+import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
+import { runPasses, newFnState } from './layout.js';
+import type { FnInfo, ProgConsts } from './lower/state.js';
+import { stackDepth } from './stack.js';
+import type { JitFunction, JitOptions, JitResult } from './types.js';
+import { Assembler } from './x86/asm.js';
+import { ByteSink } from './x86/sink.js';
+
+export type * from './types.js';
+export { findExEntry } from './extable.js';
+export { stackDepth } from './stack.js';
+export { splitFunctions } from './functions.js';
+export { BPF_TO_X86, AUX, ARENA_BASE } from './regmap.js';
+
+/** Defaults taken from the reference machine (kernel corpus). */
+export const JIT_DEFAULTS = {
+  imageBase: 0xffffffffc0000000n,
+  callBase: 0xffffffff814dccd0n,
+  /** Low 32 bits of &this_cpu_off in the reference kernel (used by the per-CPU address move). */
+  thisCpuOff: 0x83b0c028,
+} as const;
+
+/** Extra options beyond the shared contract. */
+export interface JitExtraOptions extends JitOptions {
+  /** Low 32 bits of the per-CPU `this_cpu_off` symbol (see JIT_DEFAULTS). */
+  readonly thisCpuOff?: number;
+}
+
+/** A JitFunction plus the number of passes its layout needed. */
+export interface JitFunctionEx extends JitFunction {
+  readonly passes: number;
+}
+
+export interface JitResultEx extends JitResult {
+  readonly functions: readonly JitFunctionEx[];
+}
+
+/** JITs every function of a kernel-xlated program. Throws BpfError `insn N: reason` for bad input. */
+export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
+  const { fns, funcOfPc } = splitFunctions(prog);
+  const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
+  const consts: ProgConsts = {
+    callBase: opts.callBase ?? JIT_DEFAULTS.callBase,
+    kernVmStart: opts.kernVmStart ?? 0n,
+    userVmStart: opts.userVmStart ?? 0n,
+    bmi2: opts.bmi2 ?? true,
+    thisCpuOff: opts.thisCpuOff ?? JIT_DEFAULTS.thisCpuOff,
+    imageBases,
+    funcOfPc,
+  };
+  const tcr = tailCallReachable(prog, fns, funcOfPc);
+  const a = new Assembler(new ByteSink(Math.max(4096, prog.slots * 16)));
+  const multi = fns.length > 1;
+  const functions: JitFunctionEx[] = fns.map((fn, index) => {
+    const info: FnInfo = {
+      index,
+      firstPc: fn.firstPc,
+      endPc: fn.endPc,
+      stackDepth: opts.stackDepth?.[index] ?? stackDepth(prog, fn),
+      calleeSaved: calleeSavedUsed(prog, fn),
+      tailCallReachable: tcr[index]!,
+    };
+    const st = newFnState(a, info, consts);
+    const out = runPasses(st, prog, fn.first, fn.end, multi);
+    return {
+      firstPc: fn.firstPc,
+      endPc: fn.endPc,
+      imageBase: imageBases[index]!,
+      image: out.image,
+      stackDepth: (info.stackDepth + 7) & ~7,
+      addrs: out.starts,
+      extable: out.extable,
+      passes: out.passes,
+    };
+  });
+  return { functions, passes: Math.max(0, ...functions.map((f) => f.passes)) };
+}
+
+/** All function images concatenated: main first, then subprograms (the kernel's `jited` dump). */
+export function jitImage(result: JitResult): Uint8Array {
+  const total = result.functions.reduce((n, f) => n + f.image.length, 0);
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const f of result.functions) {
+    out.set(f.image, off);
+    off += f.image.length;
+  }
+  return out;
+}

@@ -1,0 +1,205 @@
+// ALU and ALU64: register/immediate arithmetic, moves (incl. sign-extending moves, arena
+// cast-to-user and the per-CPU address move), mul, div/mod, shifts and byte swaps.
+
+import { insnError } from '../../errors.js';
+import { AluOp, Class, MovOff, Src, insnClass, insnOp, insnSrc } from '../../isa/opcodes.js';
+import type { Insn } from '../../isa/insn.js';
+import { AUX } from '../regmap.js';
+import type { Assembler } from '../x86/asm.js';
+import { Alu, type AluForm, Shift, ShiftX } from '../x86/opcodes.js';
+import { Gpr } from '../x86/regs.js';
+import { movImm32 } from './ldimm.js';
+import { type FnState, unknownOpcode, xreg } from './state.js';
+
+const SIMPLE: Readonly<Record<number, AluForm>> = {
+  [AluOp.ADD]: Alu.ADD,
+  [AluOp.SUB]: Alu.SUB,
+  [AluOp.AND]: Alu.AND,
+  [AluOp.OR]: Alu.OR,
+  [AluOp.XOR]: Alu.XOR,
+};
+const SHIFTS: Readonly<Record<number, Shift>> = { [AluOp.LSH]: Shift.SHL, [AluOp.RSH]: Shift.SHR, [AluOp.ARSH]: Shift.SAR };
+const SHIFTX: Readonly<Record<number, ShiftX>> = { [AluOp.LSH]: ShiftX.SHLX, [AluOp.RSH]: ShiftX.SHRX, [AluOp.ARSH]: ShiftX.SARX };
+
+/** mov between registers: a 64-bit self-move emits nothing, a 32-bit one is kept (it zero-extends). */
+export function movReg(a: Assembler, w: boolean, dst: number, src: number): void {
+  if (w && dst === src) return;
+  a.mov_rr(w, dst, src);
+}
+
+export function lowerAlu(st: FnState, insn: Insn): void {
+  const a = st.a;
+  const w = insnClass(insn.code) === Class.ALU64;
+  const op = insnOp(insn.code);
+  const isX = insnSrc(insn.code) === Src.X;
+  const dst = xreg(insn, insn.dst);
+  const simple = SIMPLE[op];
+  if (simple !== undefined) {
+    if (isX) a.alu_rr(simple, w, dst, xreg(insn, insn.src));
+    else a.alu_ri(simple, w, dst, insn.imm, true);
+    return;
+  }
+  switch (op) {
+    case AluOp.MOV:
+      if (isX) lowerMovX(st, insn, w, dst, xreg(insn, insn.src));
+      else movImm32(a, w, dst, insn.imm);
+      return;
+    case AluOp.NEG:
+      if (isX) unknownOpcode(insn);
+      a.neg_r(w, dst);
+      return;
+    case AluOp.MUL:
+      if (isX) a.imul_rr(w, dst, xreg(insn, insn.src));
+      else a.imul_rri(w, dst, dst, insn.imm);
+      return;
+    case AluOp.DIV:
+    case AluOp.MOD:
+      lowerDivMod(a, insn, w, op === AluOp.MOD, dst, isX ? xreg(insn, insn.src) : -1);
+      return;
+    case AluOp.LSH:
+    case AluOp.RSH:
+    case AluOp.ARSH:
+      if (isX) lowerShiftX(st, w, op, dst, xreg(insn, insn.src));
+      else a.shift_ri(SHIFTS[op]!, w, dst, insn.imm);
+      return;
+    case AluOp.END:
+      lowerEnd(a, insn, dst);
+      return;
+    default:
+      unknownOpcode(insn);
+  }
+}
+
+function lowerMovX(st: FnState, insn: Insn, w: boolean, dst: number, src: number): void {
+  const a = st.a;
+  if (w && insn.off === MovOff.ADDR_SPACE_CAST && insn.imm === 0x10000) {
+    lowerCastUser(st, dst, src);
+    return;
+  }
+  if (w && insn.off === MovOff.PERCPU) {
+    // mov dst, src (if needed); add dst, gs:[this_cpu_off]
+    movReg(a, true, dst, src);
+    a.add_gs_disp32_kernel(dst, st.prog.thisCpuOff);
+    return;
+  }
+  if (insn.off === 0) {
+    movReg(a, w, dst, src);
+    return;
+  }
+  // movsx; other offsets (the verifier never leaves them) emit nothing, as in the kernel.
+  const bits = insn.off;
+  if (bits === 8 || bits === 16 || (bits === 32 && w)) a.movsx_rr(w, bits, dst, src, !w && bits === 8);
+}
+
+/*
+ * Cast to user (addr_space_cast(dst, 1, 0)): keep NULL, else merge the upper half of user_vm_start.
+ *   mov   dst32, src32           ; only when dst != src
+ *   shl   dst, 32
+ *   or    dst, user_vm_start >> 32
+ *   rol   dst, 32
+ *   xor   r11, r11
+ *   test  dst32, dst32
+ *   cmove dst, r11
+ */
+function lowerCastUser(st: FnState, dst: number, src: number): void {
+  const a = st.a;
+  if (dst !== src) a.mov_rr(false, dst, src);
+  a.shift_ri(Shift.SHL, true, dst, 32);
+  a.alu_ri32(Alu.OR, true, dst, Number((st.prog.userVmStart >> 32n) & 0xffffffffn));
+  a.shift_ri(Shift.ROL, true, dst, 32);
+  a.alu_rr(Alu.XOR, true, AUX, AUX);
+  a.test_rr(false, dst, dst);
+  a.cmove_rr(true, dst, AUX);
+}
+
+/*
+ * div/mod: x86 divides rdx:rax, so both are saved unless they are the destination.
+ *   push rax; push rdx            ; unless dst is rax / rdx
+ *   mov  r11, src | imm32         ; a divisor in rax/rdx, or an immediate, goes through r11
+ *   mov  rax, dst
+ *   xor  edx, edx; div src        | cdq/cqo; idiv src     (off != 0: signed)
+ *   mov  dst, rax | rdx
+ *   pop  rdx; pop rax
+ * The verifier has already guarded against zero and -1 divisors.
+ */
+function lowerDivMod(a: Assembler, insn: Insn, w: boolean, isMod: boolean, dst: number, srcReg: number): void {
+  let src = srcReg;
+  if (dst !== Gpr.RAX) a.push(Gpr.RAX);
+  if (dst !== Gpr.RDX) a.push(Gpr.RDX);
+  if (src >= 0) {
+    if (src === Gpr.RAX || src === Gpr.RDX) {
+      movReg(a, true, AUX, src);
+      src = AUX;
+    }
+  } else {
+    a.movq_ri32(AUX, insn.imm);
+    src = AUX;
+  }
+  if (dst !== Gpr.RAX) a.mov_rr(w, Gpr.RAX, dst);
+  if (insn.off === 0) {
+    a.alu_rr(Alu.XOR, false, Gpr.RDX, Gpr.RDX);
+    a.div_r(w, false, src);
+  } else {
+    a.cdq(w);
+    a.div_r(w, true, src);
+  }
+  if (isMod && dst !== Gpr.RDX) a.mov_rr(w, dst, Gpr.RDX);
+  else if (!isMod && dst !== Gpr.RAX) a.mov_rr(w, dst, Gpr.RAX);
+  if (dst !== Gpr.RDX) a.pop(Gpr.RDX);
+  if (dst !== Gpr.RAX) a.pop(Gpr.RAX);
+}
+
+/*
+ * Shift by a register. With BMI2 and a count not already in rcx: shlx/shrx/sarx dst, dst, src.
+ * Otherwise through cl:
+ *   push rcx | mov r11, rcx (dst is rcx: shift r11 instead)
+ *   mov  rcx, src
+ *   shl  dst, cl
+ *   pop  rcx | mov rcx, r11
+ */
+function lowerShiftX(st: FnState, w: boolean, op: number, dstReg: number, src: number): void {
+  const a = st.a;
+  if (st.prog.bmi2 && src !== Gpr.RCX) {
+    a.shiftx(SHIFTX[op]!, w, dstReg, dstReg, src);
+    return;
+  }
+  let dst = dstReg;
+  if (src !== Gpr.RCX) {
+    if (dst === Gpr.RCX) {
+      movReg(a, true, AUX, dst);
+      dst = AUX;
+    } else {
+      a.push(Gpr.RCX);
+    }
+    movReg(a, true, Gpr.RCX, src);
+  }
+  a.shift_rcl(SHIFTS[op]!, w, dst);
+  if (src !== Gpr.RCX) {
+    if (dstReg === Gpr.RCX) movReg(a, true, dstReg, AUX);
+    else a.pop(Gpr.RCX);
+  }
+}
+
+/*
+ * Byte swaps. to_be (ALU) and the unconditional bswap (ALU64 | FROM_LE):
+ *   16: ror dst16, 8; movzx dst32, dst16   32: bswap dst32   64: bswap dst64
+ * to_le (ALU): 16: movzx dst32, dst16   32: mov dst32, dst32   64: nothing
+ * Other widths emit nothing, as in the kernel.
+ */
+function lowerEnd(a: Assembler, insn: Insn, dst: number): void {
+  const code = insn.code;
+  if (code === (Class.ALU | AluOp.END | Src.X) || code === (Class.ALU64 | AluOp.END | Src.K)) {
+    if (insn.imm === 16) {
+      a.rorw8(dst);
+      a.movzwl_rr(dst, dst);
+    } else if (insn.imm === 32) a.bswap(false, dst);
+    else if (insn.imm === 64) a.bswap(true, dst);
+    return;
+  }
+  if (code === (Class.ALU | AluOp.END | Src.K)) {
+    if (insn.imm === 16) a.movzwl_rr(dst, dst);
+    else if (insn.imm === 32) a.mov_rr(false, dst, dst);
+    return;
+  }
+  throw insnError(insn.pc, `unknown opcode 0x${code.toString(16)} (byte swap)`);
+}

@@ -1,0 +1,168 @@
+// JMP and JMP32: conditional jumps (cmp/test + Jcc), ja/gotol, calls, exit and tail calls.
+// Displacements come from the kernel's addrs[] (see FnState); a jump takes the rel8 form when
+// is_imm8_jmp_offset() allows it (-128..123), else rel32. In padding passes a jump that would shrink
+// is padded with nops in front of it so the image keeps its size.
+
+import { insnError } from '../../errors.js';
+import { Class, JmpOp, PseudoCall, Src, insnClass, insnOp, insnSrc } from '../../isa/opcodes.js';
+import type { Insn } from '../../isa/insn.js';
+import { emitEpilogue } from '../prologue.js';
+import { Alu } from '../x86/opcodes.js';
+import { Cond } from '../x86/cond.js';
+import { lowerTailCall, loadTailCallCntPtr } from './tailcall.js';
+import { type FnState, unknownOpcode, xreg } from './state.js';
+
+/** BPF_JMP | BPF_TAIL_CALL: the verifier's rewrite of bpf_tail_call(). */
+const TAIL_CALL_OP = 0xf0;
+
+const JCC: Readonly<Record<number, Cond>> = {
+  [JmpOp.JEQ]: Cond.E,
+  [JmpOp.JSET]: Cond.NE,
+  [JmpOp.JNE]: Cond.NE,
+  [JmpOp.JGT]: Cond.A,
+  [JmpOp.JLT]: Cond.B,
+  [JmpOp.JGE]: Cond.AE,
+  [JmpOp.JLE]: Cond.BE,
+  [JmpOp.JSGT]: Cond.G,
+  [JmpOp.JSLT]: Cond.L,
+  [JmpOp.JSGE]: Cond.GE,
+  [JmpOp.JSLE]: Cond.LE,
+};
+
+/** The kernel caps forward short jumps at 123 bytes so that the passes converge. */
+export function isImm8JmpOffset(v: number): boolean {
+  return v <= 123 && v >= -128;
+}
+
+export function lowerJmp(st: FnState, insn: Insn): void {
+  const op = insnOp(insn.code);
+  const is64 = insnClass(insn.code) === Class.JMP;
+  const local = insn.pc - st.fn.firstPc;
+  switch (op) {
+    case JmpOp.JA: {
+      const off = is64 ? insn.off : insn.imm;
+      const rel = off === -1 ? -2 : target(st, insn, local + 1 + off) - st.addrs[local + 1]!;
+      if (rel === 0) {
+        // A jump to the next instruction: nothing, or the bytes it had in the previous pass.
+        if (st.padding) {
+          const nops = st.addrs[local + 1]! - st.a.pos;
+          if (nops !== 0 && nops !== 2 && nops !== 5) throw padError(insn, nops);
+          st.a.nops(nops);
+        }
+        return;
+      }
+      emitJmp(st, insn, rel);
+      return;
+    }
+    case JmpOp.CALL:
+      if (!is64) unknownOpcode(insn);
+      lowerCall(st, insn);
+      return;
+    case JmpOp.EXIT:
+      if (!is64 || insnSrc(insn.code) !== Src.K) unknownOpcode(insn);
+      if (st.seenExit) {
+        emitJmp(st, insn, st.cleanupAddr - st.addrs[local + 1]!);
+        return;
+      }
+      st.seenExit = true;
+      st.cleanupAddr = st.a.pos;
+      emitEpilogue(st);
+      return;
+    case TAIL_CALL_OP:
+      if (!is64) unknownOpcode(insn);
+      lowerTailCall(st, insn);
+      return;
+    case JmpOp.JCOND:
+      throw insnError(insn.pc, 'may_goto must be rewritten by the verifier before the JIT');
+    default:
+      lowerCondJmp(st, insn, op, is64, local);
+  }
+}
+
+function lowerCondJmp(st: FnState, insn: Insn, op: number, is64: boolean, local: number): void {
+  const a = st.a;
+  const cc = JCC[op];
+  if (cc === undefined) unknownOpcode(insn);
+  const dst = xreg(insn, insn.dst);
+  if (insnSrc(insn.code) === Src.X) {
+    const src = xreg(insn, insn.src);
+    if (op === JmpOp.JSET) a.test_rr(is64, dst, src);
+    else a.alu_rr(Alu.CMP, is64, dst, src);
+  } else if (op === JmpOp.JSET) {
+    a.test_ri(is64, dst, insn.imm);
+  } else if (insn.imm === 0) {
+    a.test_rr(is64, dst, dst);
+  } else {
+    a.alu_ri(Alu.CMP, is64, dst, insn.imm, false);
+  }
+  const rel = target(st, insn, local + 1 + insn.off) - st.addrs[local + 1]!;
+  if (isImm8JmpOffset(rel)) {
+    if (st.padding) {
+      const nops = st.addrs[local + 1]! - a.pos - 2;
+      if (nops !== 0 && nops !== 4) throw padError(insn, nops);
+      a.nops(nops);
+    }
+    a.jcc8(cc, rel);
+  } else {
+    a.jcc32(cc, rel);
+  }
+}
+
+/** Unconditional jump (ja, and later exits to the shared epilogue). */
+function emitJmp(st: FnState, insn: Insn, rel: number): void {
+  const a = st.a;
+  const local = insn.pc - st.fn.firstPc;
+  if (isImm8JmpOffset(rel)) {
+    if (st.padding) {
+      const nops = st.addrs[local + 1]! - a.pos - 2;
+      if (nops !== 0 && nops !== 3) throw padError(insn, nops);
+      a.nops(nops);
+    }
+    a.jmp8(rel);
+  } else {
+    a.jmp32(rel);
+  }
+}
+
+/** addrs[] entry of a jump target (the start of that slot), checked to lie inside the function. */
+function target(st: FnState, insn: Insn, localTarget: number): number {
+  if (localTarget < 0 || localTarget >= st.addrs.length) {
+    throw insnError(insn.pc, `jump target ${st.fn.firstPc + localTarget} is outside the function`);
+  }
+  return st.addrs[localTarget]!;
+}
+
+function padError(insn: Insn, nops: number): Error {
+  return insnError(insn.pc, `jump padding of ${nops} bytes: the layout did not settle`);
+}
+
+/*
+ * call: e8 rel32 to __bpf_call_base + imm (helpers, kfuncs) or to the callee function's image
+ * (bpf-to-bpf, src_reg 1, imm = callee - (pc + 1)). A tail-call-reachable function first loads the
+ * tail-call counter pointer into rax for a bpf-to-bpf callee.
+ */
+function lowerCall(st: FnState, insn: Insn): void {
+  const a = st.a;
+  const pseudo = insn.src === PseudoCall.CALL;
+  let targetAddr = 0n;
+  if (pseudo) {
+    const calleePc = insn.pc + insn.imm + 1;
+    const fi = calleePc >= 0 && calleePc < st.prog.funcOfPc.length ? st.prog.funcOfPc[calleePc]! : -1;
+    if (fi < 0) throw insnError(insn.pc, `call target ${calleePc} is not a function`);
+    targetAddr = st.prog.imageBases[fi]!;
+    if (st.fn.tailCallReachable) loadTailCallCntPtr(st);
+  } else {
+    if (insn.imm === 0) throw insnError(insn.pc, 'call with imm 0 (no target)');
+    targetAddr = st.prog.callBase + BigInt(insn.imm);
+  }
+  let rel = 0;
+  if (st.final) {
+    const ip = st.prog.imageBases[st.fn.index]! + BigInt(a.pos);
+    const delta = BigInt.asIntN(64, targetAddr - (ip + 5n));
+    if (delta < -0x80000000n || delta > 0x7fffffffn) {
+      throw insnError(insn.pc, `call target 0x${BigInt.asUintN(64, targetAddr).toString(16)} is out of rel32 range`);
+    }
+    rel = Number(delta);
+  }
+  a.call32(rel);
+}

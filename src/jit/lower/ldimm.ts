@@ -1,0 +1,28 @@
+// Immediate loads: the kernel's emit_mov_imm32 / emit_mov_imm64 choices, and BPF_LD|IMM|DW.
+//   zero            -> xor r32, r32
+//   fits u32        -> mov r32, imm32          (zero-extends)
+//   negative s32    -> mov r64, simm32         (only when the sign must propagate)
+//   anything else   -> movabs r64, imm64
+
+import type { Insn } from '../../isa/insn.js';
+import { Alu } from '../x86/opcodes.js';
+import type { Assembler } from '../x86/asm.js';
+import { type FnState, xreg } from './state.js';
+
+export function movImm32(a: Assembler, signPropagate: boolean, dst: number, imm32: number): void {
+  if (signPropagate && (imm32 | 0) < 0) a.movq_ri32(dst, imm32);
+  else if ((imm32 | 0) === 0) a.alu_rr(Alu.XOR, false, dst, dst);
+  else a.movl_ri(dst, imm32);
+}
+
+/** hi/lo are the two 32-bit halves (any sign). */
+export function movImm64(a: Assembler, dst: number, hi: number, lo: number): void {
+  if ((hi | 0) === 0) movImm32(a, false, dst, lo);
+  else if ((hi | 0) === -1 && (lo | 0) < 0) movImm32(a, true, dst, lo);
+  else a.movabsq(dst, lo, hi);
+}
+
+/** BPF_LD | BPF_IMM | BPF_DW: in the kernel dialect every ld_imm64 is a plain 64-bit constant. */
+export function lowerLdImm64(st: FnState, insn: Insn): void {
+  movImm64(st.a, xreg(insn, insn.dst), insn.imm2 ?? 0, insn.imm);
+}

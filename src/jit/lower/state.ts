@@ -1,0 +1,70 @@
+// src/jit/lower — one module per BPF instruction class; each lowers one instruction into x86 bytes.
+// FnState is everything a lowering may read or update while one function is being emitted in a pass.
+
+import { insnError } from '../../errors.js';
+import type { Insn } from '../../isa/insn.js';
+import type { ExEntry } from '../types.js';
+import { BPF_TO_X86 } from '../regmap.js';
+import type { Assembler } from '../x86/asm.js';
+
+/** Per-function facts that do not change between passes. */
+export interface FnInfo {
+  /** Index of the function (0 = main). */
+  readonly index: number;
+  readonly firstPc: number;
+  readonly endPc: number;
+  /** Verifier stack depth (the prologue rounds it up to 8). */
+  readonly stackDepth: number;
+  /** Bit k set: BPF r(6+k) is mentioned, so its x86 register is pushed. */
+  readonly calleeSaved: number;
+  readonly tailCallReachable: boolean;
+}
+
+/** Program-wide constants. */
+export interface ProgConsts {
+  readonly callBase: bigint;
+  /** 0n when the program has no arena. */
+  readonly kernVmStart: bigint;
+  readonly userVmStart: bigint;
+  readonly bmi2: boolean;
+  /** Address (low 32 bits) of the per-CPU `this_cpu_off`, for the per-CPU address move. */
+  readonly thisCpuOff: number;
+  /** Image address of each function. */
+  readonly imageBases: readonly bigint[];
+  /** Function index owning each slot. */
+  readonly funcOfPc: Int32Array;
+}
+
+export interface FnState {
+  readonly a: Assembler;
+  readonly fn: FnInfo;
+  readonly prog: ProgConsts;
+  /**
+   * The kernel's addrs[]: addrs[k] = end offset of the function's slot k-1 (addrs[0] = end of the
+   * prologue). Updated in place while a pass runs, so backward targets see this pass's values and
+   * forward targets the previous pass's, exactly as do_jit does.
+   */
+  readonly addrs: Int32Array;
+  /** Offset of the shared epilogue (set by the first exit). */
+  cleanupAddr: number;
+  seenExit: boolean;
+  /** Padding passes: shrunk jumps are padded with nops so the image stops shrinking. */
+  padding: boolean;
+  /** The image pass: real call targets and exception-table entries. */
+  final: boolean;
+  readonly extable: ExEntry[];
+  /** Length of the last tail-call sequence (its `out:` label), carried from pass to pass. */
+  tailCallIndirectLabel: number;
+  tailCallDirectLabel: number;
+}
+
+/** x86 register of a BPF register operand; r12..r15 do not exist. */
+export function xreg(insn: Insn, bpfReg: number): number {
+  const r = BPF_TO_X86[bpfReg];
+  if (r === undefined) throw insnError(insn.pc, `invalid register r${bpfReg}`);
+  return r;
+}
+
+export function unknownOpcode(insn: Insn): never {
+  throw insnError(insn.pc, `unknown opcode 0x${insn.code.toString(16).padStart(2, '0')}`);
+}

@@ -1,0 +1,153 @@
+// src/jit — the verifier's stack depth of a function, recovered from the code: the deepest byte
+// below r10 that an instruction accesses, directly (r10 + off) or through a pointer derived from r10
+// (r1 = r10; r1 += -16; *(u64 *)(r1 + 0) = ...). A forward data-flow pass over the function's
+// control-flow graph tracks, per register, "r10 + k", "the constant k", or unknown.
+
+import { AluOp, Class, JmpOp, LD_IMM64, Mode, Src, insnClass, insnMode, insnOp, insnSrc } from '../isa/opcodes.js';
+import type { Insn, Program } from '../isa/insn.js';
+import type { FnRange } from './functions.js';
+
+const NREGS = 12;
+const FP = 10;
+/** Register states: UNSET (not reached yet), FP-relative, constant, unknown. */
+const UNSET = 0;
+const FPREL = 1;
+const CONST = 2;
+const UNKNOWN = 3;
+
+export function stackDepth(prog: Program, fn: FnRange): number {
+  const n = fn.end - fn.first;
+  if (n === 0) return 0;
+  const localOf = new Map<number, number>();
+  for (let i = 0; i < n; i++) localOf.set(prog.insns[fn.first + i]!.pc, i);
+  // Entry state of each instruction: kind and value per register.
+  const kind = new Uint8Array(n * NREGS);
+  const val = new Float64Array(n * NREGS);
+  const queued = new Uint8Array(n);
+  const work: number[] = [0];
+  queued[0] = 1;
+  for (let r = 0; r < NREGS; r++) kind[r] = UNKNOWN;
+  kind[FP] = FPREL;
+  let depth = 0;
+  const k = new Uint8Array(NREGS);
+  const v = new Float64Array(NREGS);
+
+  const access = (reg: number, off: number): void => {
+    if (k[reg] === FPREL) {
+      const d = -(v[reg]! + off);
+      if (d > depth) depth = d;
+    }
+  };
+  const merge = (to: number): void => {
+    if (to < 0 || to >= n) return;
+    const base = to * NREGS;
+    let changed = false;
+    for (let r = 0; r < NREGS; r++) {
+      const cur = kind[base + r]!;
+      if (cur === UNSET) {
+        kind[base + r] = k[r]!;
+        val[base + r] = v[r]!;
+        changed = true;
+      } else if (cur !== UNKNOWN && (cur !== k[r] || val[base + r] !== v[r])) {
+        kind[base + r] = UNKNOWN;
+        changed = true;
+      }
+    }
+    if (changed && queued[to] === 0) {
+      queued[to] = 1;
+      work.push(to);
+    }
+  };
+
+  while (work.length > 0) {
+    const i = work.pop()!;
+    queued[i] = 0;
+    for (let r = 0; r < NREGS; r++) {
+      k[r] = kind[i * NREGS + r]!;
+      v[r] = val[i * NREGS + r]!;
+    }
+    const insn = prog.insns[fn.first + i]!;
+    const next = transfer(insn, k, v, access);
+    const cls = insnClass(insn.code);
+    const op = insnOp(insn.code);
+    if (cls === Class.JMP || cls === Class.JMP32) {
+      if (op === JmpOp.EXIT && cls === Class.JMP) continue;
+      if (op !== JmpOp.CALL && op !== 0xf0) {
+        const off = cls === Class.JMP32 && op === JmpOp.JA ? insn.imm : insn.off;
+        const t = localOf.get(insn.pc + 1 + off);
+        if (t !== undefined) merge(t);
+        if (op === JmpOp.JA) continue;
+      }
+    }
+    if (next) merge(i + 1);
+  }
+  return depth;
+}
+
+/** Applies one instruction to the register state; returns false when it never falls through. */
+function transfer(insn: Insn, k: Uint8Array, v: Float64Array, access: (reg: number, off: number) => void): boolean {
+  const cls = insnClass(insn.code);
+  const dst = insn.dst < NREGS ? insn.dst : 0;
+  const src = insn.src < NREGS ? insn.src : 0;
+  const setUnknown = (r: number): void => {
+    k[r] = UNKNOWN;
+  };
+  switch (cls) {
+    case Class.ALU64: {
+      const op = insnOp(insn.code);
+      const isX = insnSrc(insn.code) === Src.X;
+      if (op === AluOp.MOV && !isX) {
+        k[dst] = CONST;
+        v[dst] = insn.imm;
+      } else if (op === AluOp.MOV && isX && insn.off === 0) {
+        k[dst] = k[src]!;
+        v[dst] = v[src]!;
+      } else if ((op === AluOp.ADD || op === AluOp.SUB) && k[dst] !== UNKNOWN) {
+        const sign = op === AluOp.ADD ? 1 : -1;
+        if (!isX) v[dst] = v[dst]! + sign * insn.imm;
+        else if (k[src] === CONST) v[dst] = v[dst]! + sign * v[src]!;
+        else if (k[src] === FPREL && k[dst] === CONST && op === AluOp.ADD) {
+          k[dst] = FPREL;
+          v[dst] = v[dst]! + v[src]!;
+        } else setUnknown(dst);
+      } else setUnknown(dst);
+      return true;
+    }
+    case Class.ALU:
+      setUnknown(dst);
+      return true;
+    case Class.LD:
+      if (insn.code === LD_IMM64) {
+        const hi = insn.imm2 ?? 0;
+        if ((hi === 0 && insn.imm >= 0) || (hi === -1 && insn.imm < 0)) {
+          k[dst] = CONST;
+          v[dst] = insn.imm;
+        } else setUnknown(dst);
+      } else setUnknown(0);
+      return true;
+    case Class.LDX:
+      access(src, insn.off);
+      setUnknown(dst);
+      return true;
+    case Class.ST:
+      if (insnMode(insn.code) !== Mode.NOSPEC) access(dst, insn.off);
+      return true;
+    case Class.STX:
+      access(dst, insn.off);
+      if (insnMode(insn.code) === Mode.ATOMIC || insnMode(insn.code) === Mode.PROBE_ATOMIC) {
+        if (insn.imm === 0x100) setUnknown(dst); // load_acquire writes dst
+        else if ((insn.imm & 1) !== 0) {
+          setUnknown(src);
+          if (insn.imm === 0xf1) setUnknown(0);
+        }
+      }
+      return true;
+    case Class.JMP:
+      if (insnOp(insn.code) === JmpOp.CALL) {
+        for (let r = 0; r <= 5; r++) setUnknown(r);
+      }
+      return true;
+    default:
+      return true;
+  }
+}
