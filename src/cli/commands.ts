@@ -3,5 +3,7 @@ import type { Command } from './command.js';
 import { asm } from './asm.js';
 import { demo } from './demo.js';
 import { disasm } from './disasm.js';
+import { info } from './info.js';
+import { jitCmd } from './jit.js';
 
-export const COMMANDS: readonly Command[] = [demo, asm, disasm];
+export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd];

@@ -47,7 +47,7 @@ export interface ElfSection {
   readonly entsize: number;
   /** File offset of this section's header entry (for error messages). */
   readonly headerOffset: number;
-  /** The section's bytes; zeros of `size` bytes for NOBITS (.bss). */
+  /** The section's bytes in the file; empty for NOBITS (.bss has only a size). */
   readonly data: Uint8Array;
 }
 
@@ -152,7 +152,7 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     });
   }
   const dataOf = (r: RawShdr): Uint8Array =>
-    r.type === ShType.NOBITS ? new Uint8Array(r.size) : r.type === ShType.NULL ? new Uint8Array(0) : bytes.subarray(r.offset, r.offset + r.size);
+    r.type === ShType.NOBITS || r.type === ShType.NULL ? new Uint8Array(0) : bytes.subarray(r.offset, r.offset + r.size);
 
   const strRaw = raw[shstrndx]!;
   if (strRaw.type !== ShType.STRTAB) fail(strRaw.at + 4, `section ${shstrndx} (section names) must be a string table (SHT_STRTAB 3), got type ${strRaw.type}`);

@@ -24,13 +24,14 @@ export const MapFlag = { NO_PREALLOC: 1 << 0, RDONLY_PROG: 1 << 7, MMAPABLE: 1 <
  * `index` is the placeholder number used in the program: ld_imm64 src 1 (map itself) and src 2
  * (address of element 0's value + the second slot's imm) carry `imm = index`. The arena, if any, is 0.
  */
-export interface MapSpec {
+export interface BpfMapSpec {
   readonly index: number;
   /** Variable name for `.maps` maps; the section name (".data", ".rodata", ".bss", …) for global data. */
   readonly name: string;
   /** BPF_MAP_TYPE_* */
   readonly type: number;
-  readonly typeName: string;
+  /** The type's name as the kernel spells it after BPF_MAP_TYPE_, lower case: 'array', 'hash', 'arena', … (src/emu's MapKind for array/hash). */
+  readonly kind: string;
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
@@ -45,7 +46,7 @@ export interface MapSpec {
 }
 
 /** A map before it gets its index; `offset` locates its definition in `.maps` (relocations name it by offset). */
-export interface MapDraft extends Omit<MapSpec, 'index'> {
+export interface MapDraft extends Omit<BpfMapSpec, 'index'> {
   readonly sectionIndex: number;
   readonly offset: number;
 }
@@ -119,7 +120,7 @@ export function btfMaps(elf: ElfFile, btf: Btf | null, mapsSec: ElfSection): Map
     // The ELF symbol gives the definition's offset (relocations name maps by it); BTF's offset is the fallback.
     const sym = elf.symbols.find((s) => s.shndx === mapsSec.index && s.name === name);
     out.push({
-      name, type, typeName: mapTypeName(type), keySize: keySize ?? 0, valueSize: valueSize ?? 0, maxEntries, flags, mapExtra,
+      name, type, kind: mapTypeName(type), keySize: keySize ?? 0, valueSize: valueSize ?? 0, maxEntries, flags, mapExtra,
       origin: 'btf', section: '.maps', sectionIndex: mapsSec.index, offset: sym ? sym.value : vi.offset,
     });
   }
@@ -137,16 +138,22 @@ export function dataKind(sec: ElfSection): 'data' | 'rodata' | 'bss' | null {
   return null;
 }
 
+/** Largest global-data section accepted (a .bss this big is almost certainly a corrupted size). */
+const MAX_DATA_SIZE = 1 << 28;
+
 /** Global-data maps in section order: one element of the section's size, BPF_F_MMAPABLE, .rodata read-only for the program. */
 export function dataMaps(elf: ElfFile): MapDraft[] {
   const out: MapDraft[] = [];
   for (const sec of elf.sections) {
     const kind = dataKind(sec);
     if (kind === null || sec.size === 0) continue;
+    if (sec.size > MAX_DATA_SIZE) throw new BpfError({ byteOffset: sec.headerOffset + 32, message: `global data section '${sec.name}' has ${sec.size} bytes, more than the ${MAX_DATA_SIZE} a map value can hold here` });
+    const initialValue = new Uint8Array(sec.size);
+    initialValue.set(sec.data);
     out.push({
-      name: sec.name, type: MapType.ARRAY, typeName: 'array', keySize: 4, valueSize: sec.size, maxEntries: 1,
+      name: sec.name, type: MapType.ARRAY, kind: 'array', keySize: 4, valueSize: sec.size, maxEntries: 1,
       flags: MapFlag.MMAPABLE | (kind === 'rodata' ? MapFlag.RDONLY_PROG : 0), mapExtra: 0n, origin: kind,
-      section: sec.name, sectionIndex: sec.index, offset: 0, initialValue: new Uint8Array(sec.data),
+      section: sec.name, sectionIndex: sec.index, offset: 0, initialValue,
     });
   }
   return out;

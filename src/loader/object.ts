@@ -8,7 +8,7 @@ import type { RunEnv } from '../env.js';
 import { type Btf, BtfKind, type BtfExt, arenaArgs, btfType, parseBtf, parseBtfExt } from './btf.js';
 import { type ElfFile, type ElfSection, ShFlag, ShType, parseElf } from './elf.js';
 import { type CodeSection, type LinkContext, encodeSlots, linkProgram, readSlots, relocateSection, sectionFuncs } from './link.js';
-import { type MapDraft, type MapSpec, MapType, btfMaps, dataMaps } from './maps.js';
+import { type MapDraft, type BpfMapSpec, MapType, btfMaps, dataMaps } from './maps.js';
 import type { ArenaLayout, BpfFunction, BpfObject, BpfProgram, LoadOptions, SourceLine } from './types.js';
 
 const PAGE = 4096;
@@ -48,7 +48,7 @@ function readBtf(elf: ElfFile): { btf: Btf | null; ext: BtfExt | null } {
 }
 
 /** Orders maps as the placeholder convention wants (arena first) and checks the arena rules. */
-function collectMaps(elf: ElfFile, btf: Btf | null): { maps: MapSpec[]; drafts: MapDraft[] } {
+function collectMaps(elf: ElfFile, btf: Btf | null): { maps: BpfMapSpec[]; drafts: MapDraft[] } {
   const mapsSec = elf.sections.find((s) => s.name === '.maps');
   const btfDefined = mapsSec ? btfMaps(elf, btf, mapsSec) : [];
   const legacy = elf.sections.find((s) => s.name === 'maps' && s.type === ShType.PROGBITS);
@@ -60,22 +60,27 @@ function collectMaps(elf: ElfFile, btf: Btf | null): { maps: MapSpec[]; drafts: 
   return { maps, drafts };
 }
 
-function arenaLayout(elf: ElfFile, maps: readonly MapSpec[], opts: LoadOptions): ArenaLayout | null {
+function arenaLayout(elf: ElfFile, maps: readonly BpfMapSpec[], opts: LoadOptions): ArenaLayout | null {
   const sec = elf.sections.find((s) => s.name === ARENA_SEC);
   const map = maps.find((m) => m.type === MapType.ARENA);
   if (!map) {
     if (sec && sec.size > 0) throw new BpfError({ byteOffset: sec.headerOffset, message: `section '${ARENA_SEC}' (__arena globals) needs an arena map declared in SEC(".maps")` });
     return null;
   }
+  if (map.maxEntries === 0 || map.maxEntries > 2 ** 32 / PAGE) {
+    throw new BpfError({ message: `arena '${map.name}': max_entries ${map.maxEntries} pages is outside 1..${2 ** 32 / PAGE} (the arena is at most 4 GiB)` });
+  }
   const size = sec?.size ?? 0;
   const alloc = Math.ceil(size / PAGE) * PAGE;
   if (alloc > map.maxEntries * PAGE) {
     throw new BpfError({ byteOffset: sec!.headerOffset, message: `arena '${map.name}' (${map.maxEntries} pages) is too small for ${size} bytes of __arena globals` });
   }
+  const globals = new Uint8Array(size); // zeros when .addr_space.1 is NOBITS
+  if (sec) globals.set(sec.data);
   return {
     mapIndex: map.index, pages: map.maxEntries, flags: map.flags, mapExtra: map.mapExtra,
     globalsOffset: opts.arenaGlobals === 'end' ? map.maxEntries * PAGE - alloc : 0,
-    globalsSize: size, globals: sec ? new Uint8Array(sec.data) : new Uint8Array(0),
+    globalsSize: size, globals,
   };
 }
 
@@ -207,7 +212,7 @@ export interface ProgramRun {
   readonly program: Program;
   readonly env: RunEnv;
   /** All maps of the object, indexed as in the program's ld_imm64 placeholders (arena = 0 when present). */
-  readonly maps: readonly MapSpec[];
+  readonly maps: readonly BpfMapSpec[];
 }
 
 /**

@@ -1,8 +1,8 @@
 // src/loader — the object model a loaded BPF object file becomes (what `loadObject` returns).
 import type { Program } from '../isa/insn.js';
-import type { MapSpec } from './maps.js';
+import type { BpfMapSpec } from './maps.js';
 
-export type { MapSpec } from './maps.js';
+export type { BpfMapSpec } from './maps.js';
 
 /** One function of a linked program: the entry point first, then appended .text subprograms. */
 export interface BpfFunction {
@@ -80,8 +80,8 @@ export interface BtfSummary {
 export interface BpfObject {
   readonly license: string;
   readonly programs: readonly BpfProgram[];
-  /** Indexed by MapSpec.index; the arena (if any) is map 0. */
-  readonly maps: readonly MapSpec[];
+  /** Indexed by BpfMapSpec.index; the arena (if any) is map 0. */
+  readonly maps: readonly BpfMapSpec[];
   readonly arena: ArenaLayout | null;
   readonly btf: BtfSummary | null;
   /** All kfunc placeholders of the object. */
