@@ -60,6 +60,8 @@ export class ProgLoadError extends SyscallError {
   constructor(
     errno: number,
     readonly log: string,
+    /** log_true_size: the bytes the whole log needs. */
+    readonly trueSize = 0,
   ) {
     super('BPF_PROG_LOAD', errno, lastLines(log, 3));
     this.name = 'ProgLoadError';
@@ -70,12 +72,27 @@ function lastLines(log: string, n: number): string {
   return log.trimEnd().split('\n').slice(-n).join(' | ');
 }
 
-/** BPF_PROG_LOAD (default: syscall program, sleepable, GPL). */
+/** BPF_PROG_LOAD (default: syscall program, sleepable, GPL). A log that did not fit is retried larger. */
 export function progLoad(o: ProgLoadOptions): ProgLoadResult {
+  let logSize = o.logSize ?? 1 << 20;
+  for (;;) {
+    try {
+      return progLoadOnce(o, logSize);
+    } catch (e) {
+      const grow = e instanceof ProgLoadError && e.errno === ENOSPC && (o.logLevel ?? LogLevel.STATS) !== 0 && logSize < 1 << 30;
+      if (!grow) throw e;
+      logSize = Math.max(logSize * 4, (e as ProgLoadError).trueSize + 1);
+    }
+  }
+}
+
+const ENOSPC = 28;
+
+function progLoadOnce(o: ProgLoadOptions, size: number): ProgLoadResult {
   const insns = NativeBuffer.from(o.insns);
   const license = NativeBuffer.from(new TextEncoder().encode(`${o.license ?? 'GPL'}\0`));
   const logLevel = o.logLevel ?? LogLevel.STATS;
-  const logSize = logLevel ? (o.logSize ?? 1 << 20) : 0;
+  const logSize = logLevel ? size : 0;
   const log = new NativeBuffer(Math.max(logSize, 1));
   const attr = new NativeBuffer(ATTR_SIZE);
   return withBuffers([insns, license, log, attr], () => {
@@ -96,7 +113,7 @@ export function progLoad(o: ProgLoadOptions): ProgLoadResult {
     try {
       return { fd: bpf(BpfCmd.PROG_LOAD, attr, 'BPF_PROG_LOAD'), log: text() };
     } catch (e) {
-      if (e instanceof SyscallError) throw new ProgLoadError(e.errno, text());
+      if (e instanceof SyscallError) throw new ProgLoadError(e.errno, text(), v.getUint32(140, true));
       throw e;
     }
   });

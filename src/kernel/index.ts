@@ -1,0 +1,9 @@
+// src/kernel — the host's bpf(): the real kernel as an oracle (load, read back the JIT image and the
+// verified program, run once, read the arena back), in the kernel corpus's formats.
+export { BpfUnavailableError, SyscallError, bpfAvailability, requireBpf, errnoName } from './sys.js';
+export { ProgLoadError, LogLevel, MapFlag, MapType, ProgFlag, ProgType, mapCreate, progLoad, progInfo, testRun, type ProgInfo, type ProgLoadResult, type TestRunResult } from './bpf.js';
+export { btfFuncIds, kfuncBtfId, kernelSymbol } from './symbols.js';
+export { resolveXlated, functionStarts, type Resolution, type ResolveInput, type LdImm64Check } from './resolve.js';
+export { resolvePlaceholders, type Placed } from './placeholders.js';
+export { KernelArena, MAX_PROBED_PAGES } from './arena.js';
+export { runInKernel, kernelText, inlineHelperLoads, type KernelRecord, type OracleOptions, type OracleResult } from './oracle.js';

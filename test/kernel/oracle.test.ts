@@ -1,0 +1,40 @@
+// The oracle against the kernel corpus: loading each corpus program on this host must give the recorded
+// image, verified program and results (equal up to per-load and per-build addresses). Needs bpf().
+import { describe, expect, test } from 'vitest';
+import { bpfAvailability, runInKernel } from '../../src/kernel/index.js';
+import { compareKernelRecords } from '../../src/kernel/compare.js';
+import { parseEnv } from '../../src/env.js';
+import { allPrograms, fixturePrograms, type CorpusProgram } from '../helpers/corpus.js';
+
+const avail = bpfAvailability();
+if (!avail.ok) console.log(`test/kernel/oracle: SKIPPED, bpf() not permitted here: ${avail.reason}`);
+
+/** kernel.txt with what differs per load/build masked: BTF ids, kernel pointers, kernel-chosen arena addresses. */
+const maskText = (t: string) =>
+  t.replace(/#\d+/g, '#ID').replace(/0xffff[0-9a-f]{12}/g, 'KPTR').replace(/0x7f[0-9a-f]{10}/g, 'UPTR');
+
+function check(p: CorpusProgram, withText: boolean): string[] {
+  const side = p.sidecar();
+  const ref = p.kernel();
+  const { record, kernelText } = runInKernel(p.bin(), parseEnv(side), { name: p.name, verifierText: withText });
+  const results = side.deterministic !== false;
+  const problems = compareKernelRecords(ref, record, results).map((d) => `${d.field}: ${d.detail}`);
+  if (record.resolve_notes.length) problems.push(`notes: ${record.resolve_notes.join('; ')}`);
+  if (record.verified_insns !== ref.verified_insns) problems.push(`verified_insns ${record.verified_insns} vs ${ref.verified_insns}`);
+  if (withText && maskText(kernelText ?? '') !== maskText(p.kernelText())) problems.push('kernel.txt');
+  return problems.map((x) => `${p.id}: ${x}`);
+}
+
+describe.skipIf(!avail.ok)('runInKernel on this host vs the recorded corpus', () => {
+  test('fixture programs: image, xlated, xlated_resolved, kernel.txt, retval, ctx_out, arena pages', () => {
+    const bad = fixturePrograms().flatMap((p) => check(p, true));
+    expect(bad).toEqual([]);
+  });
+
+  const all = allPrograms();
+  test.skipIf(all.source !== 'shared')(`every shared corpus program (${all.programs.length})`, () => {
+    const bad = all.programs.flatMap((p) => check(p, false));
+    console.log(`oracle parity: ${all.programs.length - new Set(bad.map((b) => b.split(':')[0])).size}/${all.programs.length} programs equal`);
+    expect(bad).toEqual([]);
+  }, 300_000);
+});
