@@ -86,7 +86,7 @@ export class Arena {
     this.userStart = this.mapExtra;
     this.userEnd = this.mapExtra ? this.mapExtra + range : 0n;
     this.rt.set(0, this.maxEntries);
-    if (opts.mmap ?? true) this.mmap(opts.userVmStart ?? this.mapExtra, opts.mmapLength ?? range);
+    if (opts.mmap ?? true) this.mmap(opts.userVmStart || this.mapExtra, opts.mmapLength ?? range);
   }
 
   get userVmStart(): bigint {

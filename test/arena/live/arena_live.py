@@ -3,6 +3,7 @@
 # operations (kfunc calls from a BPF_PROG_TYPE_SYSCALL program via BPF_PROG_TEST_RUN, user-space reads and
 # writes through the mmap). Reads a JSON list of scenarios on stdin, prints a JSON list of results.
 # Needs root (or CAP_BPF+CAP_PERFMON) and a kernel with arena support; prints {"skip": reason} otherwise.
+# Integers may be given as decimal strings or as "U+n" (user_vm_start + n); integer results are decimal strings.
 import ctypes, ctypes.util, errno, json, os, struct, sys
 
 libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True)
@@ -90,7 +91,7 @@ def run_scenario(sc, ids):
         if base is None or base == ctypes.c_void_p(-1).value or base == (1 << 64) - 1:
             res['mmap_errno'] = errno.errorcode.get(ctypes.get_errno(), '?')
             base = 0
-        res['user_vm_start'] = base
+        res['user_vm_start'] = str(base)
         prog = program(fd, ids)
         lic = ctypes.create_string_buffer(b'GPL')
         pbuf = ctypes.create_string_buffer(prog, len(prog))
@@ -103,9 +104,12 @@ def run_scenario(sc, ids):
             return res
         out = []
         for op in sc['ops']:
-            out.append(do_op(op, pfd, base, length))
+            r = do_op(op, pfd, base, length)
+            out.append(str(r) if isinstance(r, int) and not isinstance(r, bool) else r)  # u64 values exceed 2^53
         res['results'] = out
         os.close(pfd)
+        if base:
+            libc.munmap(base, length)
         return res
     finally:
         os.close(fd)
@@ -138,7 +142,9 @@ def test_run(pfd, vals):
 
 def do_op(op, pfd, base, length):
     k = op['op']
-    g = lambda name: int(op.get(name, 0))
+    def g(name):  # "U+n": user_vm_start + n (addresses chosen by the kernel's mmap)
+        v = op.get(name, 0)
+        return base + int(v[2:]) if isinstance(v, str) and v.startswith('U+') else int(v)
     if k == 'alloc':
         return test_run(pfd, [0, g('hint'), g('cnt'), g('node'), g('flags'), 0])
     if k == 'free':
