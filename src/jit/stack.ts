@@ -144,6 +144,8 @@ function transfer(insn: Insn, k: Uint8Array, v: Float64Array, access: (reg: numb
       return true;
     case Class.JMP:
       if (insnOp(insn.code) === JmpOp.CALL) {
+        // A stack pointer passed to a helper, kfunc or subprogram: the callee's access starts there.
+        for (let r = 1; r <= 5; r++) access(r, 0);
         for (let r = 0; r <= 5; r++) setUnknown(r);
       }
       return true;

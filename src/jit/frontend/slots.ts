@@ -18,6 +18,8 @@ export interface Slot {
 export interface Aux {
   /** Original slot index, or -1 for inserted slots. */
   orig: number;
+  /** 32-bit cmpxchg whose result is read as 64 bits: gets `w0 = w0` (zext) after it. */
+  zext: boolean;
   seen: boolean;
   /** Memory access through an arena pointer. */
   arena: boolean;
@@ -34,11 +36,14 @@ export class SlotProgram {
   aux: Aux[];
   /** Subprogram starts plus the fake 'exit' entry at the end (kernel subprog_info[].start). */
   starts: number[];
+  /** Verifier stack depth of each subprogram (parallel to `starts`, without the fake entry). */
+  depth: number[];
 
-  constructor(slots: Slot[], aux: Aux[], starts: number[]) {
+  constructor(slots: Slot[], aux: Aux[], starts: number[], depth: number[] = []) {
     this.slots = slots;
     this.aux = aux;
     this.starts = starts;
+    this.depth = depth;
   }
 
   static fromProgram(prog: Program): SlotProgram {
@@ -47,7 +52,7 @@ export class SlotProgram {
       slots.push(slot(i.code, i.dst, i.src, i.off, i.imm));
       if (i.code === LD_IMM64) slots.push(slot(0, 0, 0, 0, i.imm2 ?? 0));
     }
-    const aux = slots.map((_, k) => ({ orig: k, seen: true, arena: false, needsZext: false }));
+    const aux = slots.map((_, k) => ({ orig: k, seen: true, arena: false, needsZext: false, zext: false }));
     return new SlotProgram(slots, aux, [0, slots.length]);
   }
 
@@ -82,7 +87,7 @@ export class SlotProgram {
     this.slots.splice(pos, 1, ...fresh);
     // The kernel keeps the old aux at the last patched slot and zeroes the others (seen copied).
     const added: Aux[] = [];
-    for (let k = 0; k < len - 1; k++) added.push({ orig: -1, seen: old.seen, arena: false, needsZext: false });
+    for (let k = 0; k < len - 1; k++) added.push({ orig: -1, seen: old.seen, arena: false, needsZext: false, zext: false });
     this.aux.splice(pos, 0, ...added);
     this.adjustBranches(pos, pos + 1, pos + len, pos);
     for (let k = 0; k < this.starts.length; k++) if (this.starts[k]! > pos) this.starts[k]! += len - 1;
@@ -135,7 +140,10 @@ export class SlotProgram {
     let j = i;
     while (j < n && st[j]! < off + cnt) j++;
     if (st[j] !== off + cnt) j--;
-    if (j > i) st.splice(i, j - i);
+    if (j > i) {
+      st.splice(i, j - i);
+      this.depth.splice(i, j - i);
+    }
     else if (st[i] === off) i++;
     for (; i < st.length; i++) st[i]! -= cnt;
   }

@@ -1,0 +1,129 @@
+// src/jit/frontend — the verifier's rewrites that turn an original program into what the kernel's JIT
+// consumes (Linux 6.18, x86-64): dead-code clean-up, PROBE_* arena accesses, div/mod checks, may_goto,
+// inlined helpers, resolved call immediates and ld_imm64 addresses; plus functions and stack depths.
+
+import { insnError } from '../../errors.js';
+import { LD_IMM64, PseudoLd } from '../../isa/opcodes.js';
+import type { Dialect, Program } from '../../isa/insn.js';
+import { analyze } from './analysis.js';
+import { hardWireDeadBranches, removeDeadCode, removeNops } from './deadcode.js';
+import { insertCmpxchgZext, markArenaAccesses, miscFixups } from './fixups.js';
+import { SlotProgram } from './slots.js';
+import { findSubprogs } from './subprogs.js';
+import type { FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
+
+export type { CallTarget, FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
+export { BPF_F_NO_USER_CONV } from './fixups.js';
+
+function checkRegisters(p: SlotProgram): void {
+  for (let pc = 0; pc < p.length; pc++) {
+    const s = p.slots[pc]!;
+    if (s.dst > 10 || s.src > 10) throw insnError(pc, `invalid register R${Math.max(s.dst, s.src)}`);
+    if (s.code === LD_IMM64) pc++;
+  }
+}
+
+function resolveLdImm64(p: SlotProgram, env: FrontEndEnv): void {
+  for (let pc = 0; pc < p.length; pc++) {
+    const s = p.slots[pc]!;
+    if (s.code !== LD_IMM64) continue;
+    const hi = p.slots[pc + 1]!;
+    const idx = s.imm;
+    let value: bigint;
+    switch (s.src) {
+      case PseudoLd.NONE:
+      case PseudoLd.FUNC:
+        pc++;
+        continue;
+      case PseudoLd.MAP_FD:
+      case PseudoLd.MAP_IDX:
+        if (idx === 0 && env.arena) value = env.arena.mapPtr;
+        else if (env.resolveMap) value = env.resolveMap(idx, { kind: 'map' });
+        else throw insnError(pc, `ld_imm64 refers to map ${idx}, which the environment does not provide`);
+        break;
+      case PseudoLd.MAP_VALUE:
+      case PseudoLd.MAP_IDX_VALUE: {
+        const off = hi.imm >>> 0;
+        if (idx === 0 && env.arena) value = env.arena.userVmStart + BigInt(off);
+        else if (env.resolveMap) value = env.resolveMap(idx, { kind: 'value', off });
+        else throw insnError(pc, `ld_imm64 refers to a value of map ${idx}, which the environment does not provide`);
+        break;
+      }
+      default:
+        throw insnError(pc, `ld_imm64 with src_reg ${s.src} is not supported`);
+    }
+    s.src = 0;
+    s.imm = Number(BigInt.asIntN(32, value));
+    hi.imm = Number(BigInt.asIntN(32, value >> 32n));
+    pc++;
+  }
+}
+
+function ranges(starts: readonly number[]): FunctionRange[] {
+  const out: FunctionRange[] = [];
+  for (let f = 0; f + 1 < starts.length; f++) out.push({ firstPc: starts[f]!, endPc: starts[f + 1]! });
+  return out;
+}
+
+/** Rewrites an original program into the kernel-xlated program the x86-64 JIT consumes. */
+export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
+  const p = SlotProgram.fromProgram(prog);
+  checkRegisters(p);
+  p.starts = findSubprogs(p.slots);
+  const notes: string[] = [];
+  const facts = analyze(p.slots, p.starts, {
+    hasArena: !!env.arena,
+    decide: !env.visited,
+    xlated: false,
+    ...(env.visited ? { visited: env.visited } : {}),
+  });
+  for (let pc = 0; pc < p.length; pc++) {
+    const a = p.aux[pc]!;
+    a.seen = facts.visited[pc] === 1;
+    a.arena = facts.arena[pc] === 1;
+    a.needsZext = facts.needsZext[pc] === 1;
+    a.zext = facts.zext[pc] === 1;
+  }
+  p.depth = facts.depth.slice();
+  resolveLdImm64(p, env);
+  hardWireDeadBranches(p);
+  removeDeadCode(p);
+  removeNops(p);
+  markArenaAccesses(p);
+  miscFixups(p, env, notes);
+  insertCmpxchgZext(p);
+  if (!env.visited) notes.push('dead code decided by constant tracking only (the verifier also uses ranges)');
+  return {
+    prog: p.toProgram(),
+    stackDepth: p.depth.slice(),
+    functions: ranges(p.starts),
+    origPc: Int32Array.from(p.aux.map((a) => a.orig)),
+    notes,
+  };
+}
+
+/** Function boundaries (main program first) of an original or xlated program. */
+export function functionRanges(prog: Program): FunctionRange[] {
+  return ranges(findSubprogs(SlotProgram.fromProgram(prog).slots));
+}
+
+/**
+ * The verifier's stack depth of each function: the deepest stack byte the function's reachable code touches
+ * (-(frame offset) of r10-based accesses, also through copies of r10 with constant offsets, and of stack
+ * buffers passed to helpers/kfuncs; accesses into a caller's frame count for the caller). Unrounded: the JIT
+ * reserves round_up(depth, 8). For an xlated program the may_goto counter slots are ordinary accesses, so the
+ * same rule gives the depth including the verifier's extra slots; for an original program, dead code (by
+ * constant tracking, or the `visited` set) does not count.
+ */
+export function stackDepths(prog: Program, opts: { dialect?: Dialect; hasArena?: boolean; visited?: ReadonlySet<number> } = {}): number[] {
+  const p = SlotProgram.fromProgram(prog);
+  const starts = findSubprogs(p.slots);
+  const xlated = opts.dialect === 'kernel-xlated';
+  const facts = analyze(p.slots, starts, {
+    hasArena: opts.hasArena ?? true,
+    decide: !xlated && !opts.visited,
+    xlated,
+    ...(opts.visited ? { visited: opts.visited } : {}),
+  });
+  return facts.depth;
+}
