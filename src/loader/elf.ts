@@ -157,9 +157,11 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const strRaw = raw[shstrndx]!;
   if (strRaw.type !== ShType.STRTAB) fail(strRaw.at + 4, `section ${shstrndx} (section names) must be a string table (SHT_STRTAB 3), got type ${strRaw.type}`);
   const shstr: ElfSection = { index: shstrndx, name: '', type: strRaw.type, flags: strRaw.flags, offset: strRaw.offset, size: strRaw.size, link: strRaw.link, info: strRaw.info, entsize: strRaw.entsize, headerOffset: strRaw.at, data: dataOf(strRaw) };
+  const shstrName = readString(shstr, strRaw.name, `section ${shstrndx} name`, strRaw.at);
+  const names: ElfSection = { ...shstr, name: shstrName };
   const sections: ElfSection[] = raw.map((r, index) => ({
     index,
-    name: index === 0 ? '' : readString(shstr, r.name, `section ${index} name`, r.at),
+    name: index === 0 ? '' : readString(names, r.name, `section ${index} name`, r.at),
     type: r.type,
     flags: r.flags,
     offset: r.offset,
