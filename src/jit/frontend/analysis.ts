@@ -80,8 +80,10 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     return f;
   };
   const follow = (t: number): boolean => !opts.visited || opts.visited.has(t);
+  // grow_stack_state(): the depth is always a multiple of 8.
   const deepen = (fn: number, byteOff: number): void => {
-    if (-byteOff > res.depth[fn]!) res.depth[fn] = -byteOff;
+    const d = Math.ceil(-byteOff / 8) * 8;
+    if (d > res.depth[fn]!) res.depth[fn] = d;
   };
 
   /** Records the base of a memory access; refuses arena/non-arena mixes like save_aux_ptr_type(). */
