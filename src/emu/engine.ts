@@ -1,0 +1,317 @@
+// src/emu — the Engine: runs JIT images on Unicorn in a kernel-like address space (stack with guard pages,
+// context, per-CPU data, jiffies, helper trampolines, maps, arena) and reports results and faults.
+import { BpfError } from '../errors.js';
+import type { JitFunction } from '../jit/types.js';
+import { arenaKernAddr, arenaUserAddr, type ArenaBacking } from './arena.js';
+import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
+import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
+import { BpfMap, type MapSpec } from './maps.js';
+import { AddressSpace, type HookId } from './space.js';
+import { runProgram, type Loaded } from './run.js';
+import type { EngineOptions, RunOptions, RunResult } from './types.js';
+import { GPR_IDS, UC, X86 } from './unicorn.js';
+
+const RW = UC.PROT_READ | UC.PROT_WRITE;
+const RX = UC.PROT_READ | UC.PROT_EXEC;
+/** The program returns here; emulation stops on reaching it. */
+export const RETURN_ADDR = LAYOUT.trampoline;
+const BPF_LOOP_ADDR = LAYOUT.trampoline + 0x100n;
+const ARGS = new Int32Array([X86.RDI, X86.RSI, X86.RDX, X86.RCX, X86.R8]);
+
+/**
+ * bpf_loop(nr_loops, callback, ctx, flags) as guest code, so the callback runs as BPF code:
+ * for (i = 0; i < nr; i++) if (callback(i, ctx, 0, 0, 0)) return i + 1; return i;
+ */
+export const BPF_LOOP_CODE = new Uint8Array([
+  0x48, 0x85, 0xc9, // test rcx,rcx
+  0x75, 0x42, // jne einval
+  0x81, 0xff, 0x00, 0x00, 0x80, 0x00, // cmp edi,0x800000
+  0x77, 0x42, // ja e2big
+  0x53, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, // push rbx; push r12; push r13; push r14
+  0x89, 0xfb, // mov ebx,edi
+  0x49, 0x89, 0xf4, // mov r12,rsi
+  0x49, 0x89, 0xd5, // mov r13,rdx
+  0x45, 0x31, 0xf6, // xor r14d,r14d
+  0x4c, 0x39, 0xf3, // loop: cmp rbx,r14
+  0x76, 0x18, // jbe done
+  0x4c, 0x89, 0xf7, // mov rdi,r14
+  0x4c, 0x89, 0xee, // mov rsi,r13
+  0x31, 0xd2, 0x31, 0xc9, 0x45, 0x31, 0xc0, // xor edx,edx; xor ecx,ecx; xor r8d,r8d
+  0x41, 0xff, 0xd4, // call r12
+  0x49, 0xff, 0xc6, // inc r14
+  0x48, 0x85, 0xc0, // test rax,rax
+  0x74, 0xe3, // je loop
+  0x4c, 0x89, 0xf0, // done: mov rax,r14
+  0x41, 0x5e, 0x41, 0x5d, 0x41, 0x5c, 0x5b, 0xc3, // pop r14; pop r13; pop r12; pop rbx; ret
+  0x48, 0xc7, 0xc0, 0xea, 0xff, 0xff, 0xff, 0xc3, // einval: mov rax,-22; ret
+  0x48, 0xc7, 0xc0, 0xf9, 0xff, 0xff, 0xff, 0xc3, // e2big: mov rax,-7; ret
+]);
+
+interface CallTarget {
+  readonly name: string;
+  /** null: known name without an implementation. */
+  readonly fn: HelperFn | null;
+}
+
+export class Engine {
+  readonly space: AddressSpace;
+  readonly state: HelperState;
+  readonly symbols: KernelSymbols;
+  private readonly targets = new Map<bigint, CallTarget>();
+  private readonly helperAddr = new Map<number, bigint>();
+  private readonly kfuncAddr = new Map<string, bigint>();
+  private nextSyntheticKfunc = 0;
+  private loaded: Loaded | null = null;
+  private arena: ArenaBacking | null = null;
+  private readonly maps: BpfMap[] = [];
+  private closed = false;
+  /** Set by a trampoline hook that had to stop the run. */
+  helperFault: { message: string; target: bigint } | null = null;
+  /** Whether the translated code carries Unicorn's instruction counter (switching needs a re-translation). */
+  countMode = false;
+
+  constructor(opts: EngineOptions = {}) {
+    this.symbols = opts.symbols ?? LINUX_6_18;
+    this.state = new HelperState(opts.seed, undefined, undefined, opts.jiffies);
+    this.space = new AddressSpace();
+    const s = this.space;
+    s.map(LAYOUT.stackTop - BigInt(LAYOUT.stackSize), LAYOUT.stackSize, RW, 'kernel stack');
+    s.map(LAYOUT.ctx, PAGE, RW, 'context');
+    // Per-CPU data of CPU 0 with a zero per-CPU offset: gs:[this_cpu_off] = 0, cpu_number = 0.
+    s.gsBase = 0n;
+    s.uc.regWrite(X86.GS_BASE, 0n);
+    s.map(pageOf(this.symbols.thisCpuOff), PAGE, RW, 'per-CPU data');
+    if (pageOf(this.symbols.cpuNumber) !== pageOf(this.symbols.thisCpuOff)) s.map(pageOf(this.symbols.cpuNumber), PAGE, RW, 'cpu_number');
+    const j = s.map(pageOf(this.symbols.jiffies), PAGE, RW, 'jiffies');
+    new DataView(j.mem.bytes.buffer).setBigUint64(Number(this.symbols.jiffies & 0xfffn), this.state.jiffies, true);
+    const t = s.map(LAYOUT.trampoline, PAGE, RX, 'return trampoline');
+    t.mem.bytes.fill(0xcc);
+    t.mem.bytes.set(BPF_LOOP_CODE, Number(BPF_LOOP_ADDR - LAYOUT.trampoline));
+
+    const helpers = new Map(HELPERS);
+    for (const [id, fn] of opts.helpers ?? []) helpers.set(id, fn);
+    const kfuncs = new Map(KFUNCS);
+    for (const [n, fn] of opts.kfuncs ?? []) kfuncs.set(n, fn);
+    // Every helper id below 256 has an address: the kernel's where known, else a synthetic one.
+    for (let id = 0; id < 256; id++) {
+      const addr = this.symbols.helpers.get(id) ?? LAYOUT.syntheticHelpers + BigInt(16 * id);
+      this.helperAddr.set(id, addr);
+      this.targets.set(addr, { name: `${HELPER_NAMES.get(id) ?? 'helper'}#${id}`, fn: helpers.get(id) ?? null });
+    }
+    this.helperAddr.set(HelperId.loop, BPF_LOOP_ADDR);
+    for (const [name, addr] of [...this.symbols.kfuncs, ...Object.entries(opts.kfuncAddrs ?? {})]) {
+      this.kfuncAddr.set(name, addr);
+      this.targets.set(addr, { name, fn: kfuncs.get(name) ?? null });
+    }
+    for (const [name, fn] of kfuncs) {
+      if (!this.kfuncAddr.has(name)) this.assignKfunc(name, fn);
+    }
+    this.targets.set(this.symbols.timedMayGoto, { name: 'arch_bpf_timed_may_goto', fn: null });
+    const pages = new Set([...this.targets.keys()].map(pageOf));
+    pages.add(pageOf(LAYOUT.syntheticKfuncs));
+    for (const p of pages) {
+      s.map(p, PAGE, RX, 'helper trampolines').mem.bytes.fill(0xc3);
+      s.hookCode(p, p + BigInt(PAGE - 1), (addr) => this.onTrampoline(addr));
+    }
+  }
+
+  private assignKfunc(name: string, fn: HelperFn | null): bigint {
+    if (this.nextSyntheticKfunc >= PAGE / 16) throw new BpfError({ message: `too many kfuncs (${name})` });
+    const addr = LAYOUT.syntheticKfuncs + BigInt(16 * this.nextSyntheticKfunc++);
+    this.kfuncAddr.set(name, addr);
+    this.targets.set(addr, { name, fn });
+    return addr;
+  }
+
+  /** `__bpf_call_base`: a helper/kfunc call's imm is its address minus this. */
+  get callBase(): bigint {
+    return this.symbols.callBase;
+  }
+
+  /** The front end's call resolver: absolute address of a helper (by id) or kfunc (by name). */
+  resolveCall(kind: 'helper' | 'kfunc', idOrName: number | string): bigint {
+    if (kind === 'helper') {
+      const addr = typeof idOrName === 'number' ? this.helperAddr.get(idOrName) : undefined;
+      if (addr === undefined) throw new BpfError({ message: `unknown helper id ${String(idOrName)}` });
+      return addr;
+    }
+    const name = String(idOrName);
+    return this.kfuncAddr.get(name) ?? this.assignKfunc(name, null);
+  }
+
+  /** Addresses the verifier's inlined sequences read (bpf_get_smp_processor_id, bpf_jiffies64, may_goto). */
+  get inlineSymbols(): Pick<KernelSymbols, 'thisCpuOff' | 'cpuNumber' | 'jiffies' | 'timedMayGoto'> {
+    return this.symbols;
+  }
+
+  /** Creates a map in guest memory; its `ptr` is what ld_imm64 of the map resolves to. */
+  addMap(spec: MapSpec): BpfMap {
+    const ptr = LAYOUT.maps + BigInt(this.maps.length) * 0x1000000n;
+    const map = new BpfMap(spec, ptr);
+    if (map.size > 0x1000000) throw new BpfError({ message: `map ${this.maps.length} is too large for the emulator (${map.size} bytes)` });
+    this.space.mapMemory(ptr, map.memory, RW, `map ${this.maps.length}`);
+    this.maps.push(map);
+    this.state.maps.set(ptr, map);
+    return map;
+  }
+
+  /** Connects an arena: its pages appear at their kernel and user addresses, now and as kfuncs change them. */
+  setArena(arena: ArenaBacking | null): void {
+    if (this.arena) {
+      for (const [pgoff] of this.arena.pages()) this.unmapArenaPage(pgoff);
+      this.arena.attach(null);
+    }
+    this.arena = arena;
+    this.state.arena = arena;
+    if (!arena) return;
+    for (const [pgoff, page] of arena.pages()) this.mapArenaPage(pgoff, page);
+    arena.attach({ onMap: (pgoff, page) => this.mapArenaPage(pgoff, page), onUnmap: (pgoff) => this.unmapArenaPage(pgoff) });
+  }
+  private mapArenaPage(pgoff: number, page: import('./unicorn.js').HostMemory): void {
+    const a = this.arena!;
+    this.space.mapMemory(arenaKernAddr(a, pgoff), page, RW, `arena page ${pgoff} (kernel)`);
+    this.space.mapMemory(arenaUserAddr(a, pgoff), page, RW, `arena page ${pgoff} (user)`);
+  }
+  private unmapArenaPage(pgoff: number): void {
+    const a = this.arena!;
+    this.space.unmap(arenaKernAddr(a, pgoff));
+    this.space.unmap(arenaUserAddr(a, pgoff));
+  }
+  /** Is `addr` inside the arena's kernel range (guards included)? */
+  inArena(addr: bigint): boolean {
+    const a = this.arena;
+    return a !== null && addr >= a.kernVmStart - 0x8000n && addr < a.kernVmStart + 0x100008000n;
+  }
+  get arenaBacking(): ArenaBacking | null {
+    return this.arena;
+  }
+
+  /** Maps the JIT's images at their image bases (replacing a previous program). */
+  load(functions: readonly JitFunction[]): void {
+    this.unload();
+    const pages = new Set<bigint>();
+    for (const f of functions) {
+      for (let p = pageOf(f.imageBase); p < f.imageBase + BigInt(f.image.length); p += BigInt(PAGE)) pages.add(p);
+    }
+    const sorted = [...pages].sort((a, b) => (a < b ? -1 : 1));
+    const regions: bigint[] = [];
+    for (let i = 0; i < sorted.length; ) {
+      let j = i + 1;
+      while (j < sorted.length && sorted[j] === sorted[j - 1]! + BigInt(PAGE)) j++;
+      const r = this.space.map(sorted[i]!, (j - i) * PAGE, RX, 'program image');
+      r.mem.bytes.fill(0xcc); // the kernel pads images with int3
+      regions.push(r.addr);
+      i = j;
+    }
+    for (const f of functions) {
+      const r = this.space.find(f.imageBase)!;
+      r.mem.bytes.set(f.image, Number(f.imageBase - r.addr));
+    }
+    const exHooks: HookId[] = [];
+    const extable = new Map<bigint, { func: number; entry: JitFunction['extable'][number] }>();
+    functions.forEach((f, func) => {
+      for (const entry of f.extable) {
+        const addr = f.imageBase + BigInt(entry.offset);
+        extable.set(addr, { func, entry });
+        exHooks.push(this.space.hookNoop(addr, addr));
+      }
+    });
+    this.space.flushCode();
+    this.loaded = { functions, regions, extable, exHooks };
+  }
+
+  unload(): void {
+    if (!this.loaded) return;
+    for (const h of this.loaded.exHooks) this.space.unhook(h);
+    for (const r of this.loaded.regions) {
+      const reg = this.space.region(r)!;
+      this.space.uc.removeCache(r, r + BigInt(reg.mem.size));
+      this.space.unmap(r);
+    }
+    this.loaded = null;
+  }
+
+  get program(): Loaded | null {
+    return this.loaded;
+  }
+
+  run(opts: RunOptions = {}): RunResult {
+    if (this.closed) throw new Error('engine is closed');
+    if (!this.loaded) throw new BpfError({ message: 'no program loaded' });
+    return runProgram(this, this.loaded, opts);
+  }
+
+  /** Makes room for a context of `size` bytes. */
+  ctxRegion(size: number): import('./space.js').Region {
+    let r = this.space.region(LAYOUT.ctx)!;
+    if (r.mem.size < size) {
+      this.space.unmap(LAYOUT.ctx);
+      r = this.space.map(LAYOUT.ctx, Math.ceil(size / PAGE) * PAGE, RW, 'context');
+    }
+    return r;
+  }
+
+  private onTrampoline(addr: bigint): void {
+    const uc = this.space.uc;
+    if (addr === this.symbols.timedMayGoto) return this.timedMayGoto();
+    const target = this.targets.get(addr);
+    if (!target || !target.fn) {
+      this.helperFault = {
+        message: target ? `${target.name} is not implemented by the emulator` : `call to 0x${addr.toString(16)}, where no helper or kfunc is`,
+        target: addr,
+      };
+      uc.emuStop();
+      return;
+    }
+    const args = uc.regReadBatch(ARGS);
+    const call: HelperCall = {
+      args,
+      read: (a, size) => (size === 0 ? new Uint8Array(0) : uc.tryMemRead(a, size)),
+      write: (a, bytes) => {
+        if (bytes.length === 0) return true;
+        if (!uc.tryMemRead(a, bytes.length)) return false;
+        uc.memWrite(a, bytes);
+        return true;
+      },
+      state: this.state,
+    };
+    try {
+      uc.regWrite(X86.RAX, target.fn(call));
+    } catch (e) {
+      this.helperFault = { message: `${target.name}: ${(e as Error).message}`, target: addr };
+      uc.emuStop();
+    }
+  }
+
+  /** arch_bpf_timed_may_goto: r10 (AX) = stack offset of {count, timestamp}; returns the new count in r10. */
+  private timedMayGoto(): void {
+    const uc = this.space.uc;
+    const slot = BigInt.asUintN(64, uc.regRead(X86.RBP) + uc.regRead(X86.R10));
+    const ts = uc.tryMemRead(slot + 8n, 8);
+    if (!ts) {
+      this.helperFault = { message: 'arch_bpf_timed_may_goto: bad stack slot', target: this.symbols.timedMayGoto };
+      uc.emuStop();
+      return;
+    }
+    const now = this.state.now();
+    const old = new DataView(ts.buffer).getBigUint64(0, true);
+    let count = 0xffffn;
+    if (old === 0n) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, now, true);
+      uc.memWrite(slot + 8n, b);
+    } else if (now - old >= 250_000_000n) count = 0n;
+    uc.regWrite(X86.R10, count);
+  }
+
+  /** Frees every native resource. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.arena?.attach(null);
+    this.space.close();
+    for (const m of this.maps) m.release();
+  }
+}
+
+export { GPR_IDS };

@@ -1,0 +1,265 @@
+// src/emu — BPF helpers and kfuncs implemented in TypeScript. A trampoline hook passes BPF r1–r5 here and
+// puts the result in r0. Time and randomness are deterministic by default (seedable), so runs repeat.
+import { HelperId } from './layout.js';
+import type { BpfMap } from './maps.js';
+import type { ArenaBacking } from './arena.js';
+
+const EFAULT = -14n;
+const EINVAL = -22n;
+const ERANGE = -34n;
+const E2BIG = -7n;
+
+/** What a helper sees: its arguments and the guest's memory. */
+export interface HelperCall {
+  /** BPF r1..r5 (rdi, rsi, rdx, rcx, r8). */
+  readonly args: readonly bigint[];
+  /** Guest memory; null when any byte is unmapped. */
+  read(addr: bigint, size: number): Uint8Array | null;
+  /** Returns false when any byte is unmapped. */
+  write(addr: bigint, bytes: Uint8Array): boolean;
+  readonly state: HelperState;
+}
+
+export type HelperFn = (call: HelperCall) => bigint;
+
+/** Mutable per-engine state shared by helpers. */
+export class HelperState {
+  /** trace_printk output of the current run (one entry per call). */
+  output: string[] = [];
+  maps = new Map<bigint, BpfMap>();
+  arena: ArenaBacking | null = null;
+  /** Virtual monotonic clock (ns); each time helper advances it by `clockStep`. */
+  clock: bigint;
+  private rng: bigint;
+  constructor(
+    seed: bigint = 0x2545f4914f6cdd1dn,
+    clockStart: bigint = 1_000_000_000n,
+    readonly clockStep: bigint = 1000n,
+    readonly jiffies: bigint = 0x100000000n,
+  ) {
+    this.rng = BigInt.asUintN(64, seed) || 1n;
+    this.clock = clockStart;
+  }
+  now(): bigint {
+    this.clock += this.clockStep;
+    return this.clock;
+  }
+  /** splitmix64 → 32-bit values. */
+  random32(): bigint {
+    this.rng = BigInt.asUintN(64, this.rng + 0x9e3779b97f4a7c15n);
+    let z = this.rng;
+    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
+    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
+    return (z ^ (z >> 31n)) & 0xffffffffn;
+  }
+}
+
+const u32 = (v: bigint): number => Number(v & 0xffffffffn);
+const s32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
+
+function mapOf(call: HelperCall): BpfMap | null {
+  return call.state.maps.get(call.args[0]!) ?? null;
+}
+
+function readCString(call: HelperCall, addr: bigint, max: number): string | null {
+  const bytes = call.read(addr, max);
+  if (!bytes) return null;
+  const end = bytes.indexOf(0);
+  return Buffer.from(end >= 0 ? bytes.subarray(0, end) : bytes).toString('latin1');
+}
+
+/** The kernel's bstr_printf subset bpf_trace_printk accepts: %d %i %u %x %X %c %s %p with l/ll, and %%. */
+export function formatPrintk(call: HelperCall, fmt: string, args: readonly bigint[]): string {
+  let argi = 0;
+  return fmt.replace(/%(-?\d*)(ll|l|h|hh)?([diuxXcsp%])/g, (_m, width: string, len: string | undefined, conv: string) => {
+    if (conv === '%') return '%';
+    const raw = args[argi++] ?? 0n;
+    const v = len === 'l' || len === 'll' ? raw : BigInt.asUintN(32, raw);
+    let text: string;
+    switch (conv) {
+      case 'd':
+      case 'i':
+        text = (len === 'l' || len === 'll' ? BigInt.asIntN(64, v) : BigInt.asIntN(32, v)).toString();
+        break;
+      case 'u':
+        text = v.toString();
+        break;
+      case 'x':
+        text = v.toString(16);
+        break;
+      case 'X':
+        text = v.toString(16).toUpperCase();
+        break;
+      case 'c':
+        text = String.fromCharCode(Number(v & 0xffn));
+        break;
+      case 's':
+        text = readCString(call, raw, 64) ?? '(efault)';
+        break;
+      default:
+        text = `0x${BigInt.asUintN(64, raw).toString(16)}`;
+    }
+    const w = Math.abs(Number(width || 0));
+    return width.startsWith('-') ? text.padEnd(w) : text.padStart(w);
+  });
+}
+
+function printk(call: HelperCall, fmtAddr: bigint, fmtSize: bigint, args: readonly bigint[]): bigint {
+  const size = u32(fmtSize);
+  const fmt = size > 0 && size <= 1024 ? readCString(call, fmtAddr, size) : null;
+  if (fmt === null) return EINVAL;
+  const line = formatPrintk(call, fmt, args);
+  call.state.output.push(line);
+  return BigInt(Buffer.byteLength(line));
+}
+
+/** bpf_strtol/strtoul (kernel/bpf/helpers.c __bpf_strtoull): base from flags (0, 8, 10, 16), leading space, sign. */
+function strto(call: HelperCall, signed: boolean): bigint {
+  const [buf, bufLen, flags, res] = call.args as [bigint, bigint, bigint, bigint];
+  const len = u32(bufLen);
+  if ((flags & 0x1fn) !== flags || len === 0) return EINVAL;
+  const bytes = call.read(buf, len);
+  if (!bytes) return EFAULT;
+  let base = Number(flags & 0x1fn);
+  if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return EINVAL;
+  let i = 0;
+  while (i < len && /\s/.test(String.fromCharCode(bytes[i]!))) i++;
+  let neg = false;
+  if (i < len && bytes[i] === 0x2d) {
+    neg = true;
+    i++;
+    if (!signed) return EINVAL;
+  }
+  if (base === 0 || base === 16) {
+    if (i + 1 < len && bytes[i] === 0x30 && (bytes[i + 1]! | 0x20) === 0x78 && i + 2 < len && /[0-9a-f]/i.test(String.fromCharCode(bytes[i + 2]!))) {
+      base = 16;
+      i += 2;
+    } else if (base === 0) base = i < len && bytes[i] === 0x30 ? 8 : 10;
+  }
+  const start = i;
+  let v = 0n;
+  let overflow = false;
+  for (; i < len; i++) {
+    const d = parseInt(String.fromCharCode(bytes[i]!), 16);
+    if (Number.isNaN(d) || d >= base) break;
+    v = v * BigInt(base) + BigInt(d);
+    if (v >= 1n << 64n) overflow = true;
+  }
+  if (i === start) return EINVAL;
+  if (overflow) return ERANGE;
+  let out = v;
+  if (signed) {
+    if (neg ? v > 1n << 63n : v >= 1n << 63n) return ERANGE;
+    out = neg ? -v : v;
+  }
+  const o = new Uint8Array(8);
+  new DataView(o.buffer).setBigUint64(0, BigInt.asUintN(64, out), true);
+  if (!call.write(res, o)) return EFAULT;
+  return BigInt(i);
+}
+
+function probeRead(call: HelperCall, str: boolean): bigint {
+  const [dst, size, src] = call.args as [bigint, bigint, bigint];
+  const n = u32(size);
+  const zero = new Uint8Array(n);
+  if (!str) {
+    const bytes = call.read(src, n);
+    if (!bytes) {
+      call.write(dst, zero);
+      return EFAULT;
+    }
+    return call.write(dst, bytes) ? 0n : EFAULT;
+  }
+  if (n === 0) return 0n;
+  const out = new Uint8Array(n);
+  let i = 0;
+  for (; i < n - 1; i++) {
+    const b = call.read(src + BigInt(i), 1);
+    if (!b) {
+      call.write(dst, zero);
+      return EFAULT;
+    }
+    out[i] = b[0]!;
+    if (b[0] === 0) break;
+  }
+  out[Math.min(i, n - 1)] = 0;
+  call.write(dst, out.subarray(0, Math.min(i, n - 1) + 1));
+  return BigInt(Math.min(i, n - 1) + 1);
+}
+
+export const FAKE_PID_TGID = (4242n << 32n) | 4242n;
+export const FAKE_CGROUP_ID = 1n;
+export const FAKE_COMM = 'bpfjit';
+
+/** Helper id → implementation. bpf_loop is guest code (see Engine), not here. */
+export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>([
+  [HelperId.map_lookup_elem, (c) => {
+    const m = mapOf(c);
+    if (!m) return 0n;
+    const key = c.read(c.args[1]!, m.spec.keySize);
+    return key ? m.lookup(key) : 0n;
+  }],
+  [HelperId.map_update_elem, (c) => {
+    const m = mapOf(c);
+    if (!m) return EINVAL;
+    const key = c.read(c.args[1]!, m.spec.keySize);
+    const value = c.read(c.args[2]!, m.spec.valueSize);
+    return key && value ? m.update(key, value, c.args[3]!) : EFAULT;
+  }],
+  [HelperId.map_delete_elem, (c) => {
+    const m = mapOf(c);
+    if (!m) return EINVAL;
+    const key = c.read(c.args[1]!, m.spec.keySize);
+    return key ? m.delete(key) : EFAULT;
+  }],
+  [HelperId.probe_read, (c) => probeRead(c, false)],
+  [HelperId.probe_read_kernel, (c) => probeRead(c, false)],
+  [HelperId.probe_read_kernel_str, (c) => probeRead(c, true)],
+  [HelperId.ktime_get_ns, (c) => c.state.now()],
+  [HelperId.ktime_get_boot_ns, (c) => c.state.now()],
+  [HelperId.ktime_get_coarse_ns, (c) => c.state.now()],
+  [HelperId.ktime_get_tai_ns, (c) => c.state.now() + 37_000_000_000n],
+  [HelperId.trace_printk, (c) => printk(c, c.args[0]!, c.args[1]!, c.args.slice(2, 5))],
+  [HelperId.trace_vprintk, (c) => {
+    const n = u32(c.args[3]!);
+    if (n % 8 !== 0 || n > 8 * 12) return EINVAL;
+    const data = n > 0 ? c.read(c.args[2]!, n) : new Uint8Array(0);
+    if (!data) return EFAULT;
+    const dv = new DataView(data.buffer, data.byteOffset, data.length);
+    const args = Array.from({ length: n / 8 }, (_, i) => dv.getBigUint64(i * 8, true));
+    return printk(c, c.args[0]!, c.args[1]!, args);
+  }],
+  [HelperId.get_prandom_u32, (c) => c.state.random32()],
+  [HelperId.get_smp_processor_id, () => 0n],
+  [HelperId.get_numa_node_id, () => 0n],
+  [HelperId.jiffies64, (c) => c.state.jiffies],
+  [HelperId.get_current_pid_tgid, () => FAKE_PID_TGID],
+  [HelperId.get_current_uid_gid, () => 0n],
+  [HelperId.get_current_cgroup_id, () => FAKE_CGROUP_ID],
+  [HelperId.get_current_comm, (c) => {
+    const n = u32(c.args[1]!);
+    if (n === 0) return EINVAL;
+    const out = new Uint8Array(n);
+    out.set(Buffer.from(FAKE_COMM).subarray(0, n - 1));
+    return c.write(c.args[0]!, out) ? 0n : EFAULT;
+  }],
+  [HelperId.strtol, (c) => strto(c, true)],
+  [HelperId.strtoul, (c) => strto(c, false)],
+]);
+
+/** kfunc name → implementation. */
+export const KFUNCS: ReadonlyMap<string, HelperFn> = new Map<string, HelperFn>([
+  ['bpf_arena_alloc_pages', (c) => {
+    const a = c.state.arena;
+    if (!a) return 0n;
+    return a.allocPages(c.args[1]!, u32(c.args[2]!), s32(c.args[3]!), c.args[4]!);
+  }],
+  ['bpf_arena_free_pages', (c) => {
+    c.state.arena?.freePages(c.args[1]!, u32(c.args[2]!));
+    return 0n;
+  }],
+]);
+
+/** bpf_loop's limit (BPF_MAX_LOOPS) and error codes, used by the guest-code implementation. */
+export const BPF_MAX_LOOPS = 1 << 23;
+export const LOOP_ERRORS = { EINVAL, E2BIG } as const;

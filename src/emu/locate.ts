@@ -1,0 +1,70 @@
+// src/emu — which x86 instruction faulted. After an unmapped access Unicorn reports RIP as the start of the
+// translation block, with registers as they were at the faulting instruction; we decode forward from there and
+// pick the first instruction whose memory operand (explicit or stack) covers the faulting address.
+import { Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, Register } from 'iced-x86';
+
+/** Reads a general-purpose register by x86 number (0 = rax … 15 = r15). */
+export type RegReader = (x86reg: number) => bigint;
+
+export interface Located {
+  /** Address of the faulting instruction. */
+  readonly address: bigint;
+  /** Intel-syntax text of it. */
+  readonly text: string;
+  /** False when no instruction's operand matched (the address is the block start). */
+  readonly exact: boolean;
+}
+
+function gpr(reg: Register, regs: RegReader): bigint | null {
+  if (reg >= Register.RAX && reg <= Register.R15) return regs(reg - Register.RAX);
+  if (reg >= Register.EAX && reg <= Register.R15D) return regs(reg - Register.EAX) & 0xffffffffn;
+  return null;
+}
+
+/** Disassembles one instruction (for reports). */
+export function disasm(code: Uint8Array, address: bigint): string {
+  const dec = new Decoder(64, code, DecoderOptions.None);
+  dec.ip = address;
+  const ins = dec.decode();
+  const fmt = new Formatter(FormatterSyntax.Intel);
+  const text = fmt.format(ins);
+  ins.free();
+  fmt.free();
+  dec.free();
+  return text;
+}
+
+/**
+ * `code` holds the bytes starting at `blockStart`; `gsBase` is the GS base. Looks at up to 64 instructions,
+ * stopping after the first control-flow instruction (the end of a translation block).
+ */
+export function locateFault(code: Uint8Array, blockStart: bigint, faultAddr: bigint, regs: RegReader, gsBase: bigint): Located {
+  const dec = new Decoder(64, code, DecoderOptions.None);
+  dec.ip = blockStart;
+  const info = new InstructionInfoFactory();
+  const fmt = new Formatter(FormatterSyntax.Intel);
+  const ins = new Instruction();
+  try {
+    for (let n = 0; n < 64 && dec.canDecode; n++) {
+      dec.decodeOut(ins);
+      if (ins.code === 0) break; // INVALID
+      for (const mem of info.info(ins).usedMemory()) {
+        const m = { base: mem.base, index: mem.index, scale: mem.scale, disp: mem.displacement, seg: mem.segment };
+        mem.free();
+        const base = m.base === Register.RIP || m.base === Register.None ? 0n : gpr(m.base, regs);
+        const index = m.index === Register.None ? 0n : gpr(m.index, regs);
+        if (base === null || index === null) continue;
+        const seg = m.seg === Register.GS ? gsBase : 0n;
+        const ea = BigInt.asUintN(64, BigInt.asUintN(64, m.disp) + base + index * BigInt(m.scale) + seg);
+        if (faultAddr >= ea && faultAddr < ea + 64n) return { address: ins.ip, text: fmt.format(ins), exact: true };
+      }
+      if (ins.flowControl !== FlowControl.Next) break;
+    }
+    return { address: blockStart, text: '', exact: false };
+  } finally {
+    ins.free();
+    fmt.free();
+    info.free();
+    dec.free();
+  }
+}

@@ -1,0 +1,253 @@
+// src/emu — one run: set up registers/stack/context, emulate until the program returns, resolve arena faults
+// through the exception table, and turn everything else (faults, limits) into a located report.
+import type { ExEntry, JitFunction } from '../jit/types.js';
+import type { Engine } from './engine.js';
+import { RETURN_ADDR } from './engine.js';
+import type { HookId } from './space.js';
+import { LAYOUT } from './layout.js';
+import { disasm, locateFault } from './locate.js';
+import type { ArenaFault, Fault, FaultKind, RunOptions, RunResult } from './types.js';
+import { GPR_IDS, UC, X86, ucStrerror } from './unicorn.js';
+
+export interface Loaded {
+  readonly functions: readonly JitFunction[];
+  readonly regions: readonly bigint[];
+  readonly extable: ReadonlyMap<bigint, { func: number; entry: ExEntry }>;
+  readonly exHooks: readonly HookId[];
+}
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** BPF r0–r10 and AX (r11) → x86 register numbers. */
+export const BPF_TO_X86 = [0, 7, 6, 2, 1, 8, 3, 13, 14, 15, 5, 10] as const;
+const BPF_REG_IDS = new Int32Array(BPF_TO_X86.map((r) => GPR_IDS[r]!));
+const ALL_GPRS = new Int32Array([...GPR_IDS, X86.RIP, X86.EFLAGS]);
+
+/** Function index and BPF slot of an x86 address (pc null in the prologue or outside the program). */
+export function bpfLocation(functions: readonly JitFunction[], addr: bigint): { func: number | null; pc: number | null } {
+  for (let func = 0; func < functions.length; func++) {
+    const f = functions[func]!;
+    if (addr < f.imageBase || addr >= f.imageBase + BigInt(f.image.length)) continue;
+    const off = Number(addr - f.imageBase);
+    const a = f.addrs;
+    if (a.length === 0 || off < a[0]!) return { func, pc: null };
+    let lo = 0;
+    let hi = a.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (a[mid]! <= off) lo = mid;
+      else hi = mid - 1;
+    }
+    const k = Math.min(lo, f.endPc - f.firstPc - 1);
+    return { func, pc: f.firstPc + k };
+  }
+  return { func: null, pc: null };
+}
+
+interface Pending {
+  resume?: { rip: bigint; clearReg: number | null };
+  fault?: { type: number; addr: bigint; rip: bigint };
+}
+
+export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): RunResult {
+  const space = engine.space;
+  const ctx = opts.ctx ?? new Uint8Array(0);
+  const ctxRegion = engine.ctxRegion(ctx.length);
+  ctxRegion.mem.bytes.fill(0);
+  ctxRegion.mem.bytes.set(ctx);
+  const stack = space.region(LAYOUT.stackTop - BigInt(LAYOUT.stackSize))!;
+  stack.mem.bytes.fill(0);
+  const rsp = LAYOUT.stackTop - 64n;
+  new DataView(stack.mem.bytes.buffer).setBigUint64(LAYOUT.stackSize - 64, RETURN_ADDR, true);
+  const entry = loaded.functions[0]!.imageBase;
+  const regs = GPR_IDS.map(() => 0n);
+  regs[4] = rsp;
+  regs[7] = LAYOUT.ctx;
+  space.uc.regWriteBatch(ALL_GPRS, [...regs, entry, 2n]);
+
+  engine.state.output = [];
+  engine.helperFault = null;
+  const arenaFaults: ArenaFault[] = [];
+  let pending: Pending = {};
+  const memHook = space.hookMem(
+    UC.HOOK_MEM_READ_UNMAPPED | UC.HOOK_MEM_WRITE_UNMAPPED | UC.HOOK_MEM_FETCH_UNMAPPED |
+      UC.HOOK_MEM_READ_PROT | UC.HOOK_MEM_WRITE_PROT | UC.HOOK_MEM_FETCH_PROT,
+    (type, addr) => {
+      const rip = space.uc.regRead(X86.RIP);
+      const ex = loaded.extable.get(rip);
+      const isRead = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_READ_PROT;
+      const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
+      if (ex && (isRead || isWrite) && engine.inArena(addr)) {
+        const kern = engine.arenaBacking!.kernVmStart;
+        arenaFaults.push({ func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) });
+        pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
+      } else if (!pending.fault) {
+        pending = { fault: { type, addr, rip } };
+      }
+      return false;
+    },
+  );
+
+  // Trace mode: a hook on every instruction of the images, reporting at each BPF instruction's first byte.
+  let insns: number | null = null;
+  const traceHooks: HookId[] = [];
+  let finishTrace = (): void => {};
+  if (opts.trace) {
+    insns = 0;
+    const starts = new Map<bigint, { func: number; pc: number }>();
+    loaded.functions.forEach((f, func) => {
+      for (let k = 0; k < f.endPc - f.firstPc; k++) {
+        if (f.addrs[k + 1]! > f.addrs[k]!) starts.set(f.imageBase + BigInt(f.addrs[k]!), { func, pc: f.firstPc + k });
+      }
+    });
+    let prev: { func: number; pc: number; x86: bigint } | null = null;
+    let before = space.uc.regReadBatch(BPF_REG_IDS);
+    const emit = (): void => {
+      const now = space.uc.regReadBatch(BPF_REG_IDS);
+      if (prev) {
+        const changed = now.flatMap((v, r) => (v !== before[r] ? [[r, v] as const] : []));
+        opts.trace!({ ...prev, changed });
+      }
+      before = now;
+    };
+    const onInsn = (addr: bigint): void => {
+      insns!++;
+      const at = starts.get(addr);
+      if (!at) return;
+      emit();
+      prev = { ...at, x86: addr };
+    };
+    for (const f of loaded.functions) traceHooks.push(space.hookCode(f.imageBase, f.imageBase + BigInt(f.image.length - 1), onInsn));
+    finishTrace = emit;
+    space.flushCode();
+  }
+
+  const count = opts.maxInsns ?? 0;
+  const countChanged = (count > 0) !== engine.countMode;
+  if (countChanged) space.flushCode();
+  engine.countMode = count > 0;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const seq = space.watchdog.arm(timeoutMs);
+  let fault: Fault | null = null;
+  let broken = false;
+  const t0 = process.hrtime.bigint();
+  let begin = entry;
+  try {
+    for (;;) {
+      pending = {};
+      const err = space.uc.emuStart(begin, RETURN_ADDR, 0, count);
+      const rip = space.uc.regRead(X86.RIP);
+      if (pending.resume) {
+        const { rip: next, clearReg } = pending.resume;
+        if (clearReg !== null) space.uc.regWrite(GPR_IDS[clearReg]!, 0n);
+        begin = next;
+        continue;
+      }
+      if (engine.helperFault) {
+        fault = helperFault(engine, loaded);
+        break;
+      }
+      if (pending.fault) {
+        fault = memoryFault(engine, loaded, pending.fault);
+        broken = true;
+        break;
+      }
+      if (err !== UC.ERR_OK) {
+        fault = cpuFault(engine, loaded, err, rip);
+        broken = true;
+        break;
+      }
+      if (rip === RETURN_ADDR) break;
+      if (space.watchdog.fired(seq)) {
+        fault = limitFault(loaded, 'timeout', `wall-clock limit of ${timeoutMs} ms reached`, rip);
+        break;
+      }
+      if (count > 0) {
+        fault = limitFault(loaded, 'insn-limit', `instruction budget of ${count} x86 instructions exhausted`, rip);
+        break;
+      }
+      begin = rip; // a stop meant for an earlier run: carry on
+    }
+  } finally {
+    space.watchdog.disarm();
+  }
+  const timeNs = Number(process.hrtime.bigint() - t0);
+  if (!fault) finishTrace();
+  const r0 = space.uc.regRead(X86.RAX);
+  const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
+  space.unhook(memHook);
+  for (const h of traceHooks) space.unhook(h);
+  if (traceHooks.length > 0) space.flushCode();
+  if (broken) space.rebuild();
+  return {
+    retval: Number(r0 & 0xffffffffn),
+    r0,
+    ctx: ctxOut,
+    fault,
+    arenaFaults,
+    output: engine.state.output,
+    insns,
+    timeNs,
+  };
+}
+
+function codeAt(engine: Engine, addr: bigint, size = 16): Uint8Array {
+  const r = engine.space.find(addr);
+  if (!r) return new Uint8Array(0);
+  const off = Number(addr - r.addr);
+  return r.mem.bytes.subarray(off, Math.min(off + size, r.mem.size));
+}
+
+function where(loaded: Loaded, x86: bigint | null): string {
+  if (x86 === null) return '';
+  const { func, pc } = bpfLocation(loaded.functions, x86);
+  const f = func === null ? '' : func === 0 ? '' : ` (function ${func})`;
+  return pc === null ? ` at x86 0x${x86.toString(16)}${f}` : ` at insn ${pc}${f} (x86 0x${x86.toString(16)})`;
+}
+
+function makeFault(loaded: Loaded, kind: FaultKind, message: string, x86: bigint | null, text: string | null, exact: boolean, access: bigint | null): Fault {
+  const loc = x86 === null ? { func: null, pc: null } : bpfLocation(loaded.functions, x86);
+  return { kind, message: message + where(loaded, x86), x86Address: x86, x86Text: text, exact, func: loc.func, pc: loc.pc, accessAddress: access };
+}
+
+function memoryFault(engine: Engine, loaded: Loaded, f: { type: number; addr: bigint; rip: bigint }): Fault {
+  const uc = engine.space.uc;
+  const hex = `0x${f.addr.toString(16)}`;
+  if (f.type === UC.MEM_FETCH_UNMAPPED || f.type === UC.MEM_FETCH_PROT) {
+    return makeFault(loaded, 'fetch', `jump or call to ${hex}, which is not code`, null, null, false, f.addr);
+  }
+  const write = f.type === UC.MEM_WRITE_UNMAPPED || f.type === UC.MEM_WRITE_PROT;
+  const loc = locateFault(codeAt(engine, f.rip, 1024), f.rip, f.addr, (r) => uc.regRead(GPR_IDS[r]!), engine.space.gsBase);
+  const stackLo = LAYOUT.stackTop - BigInt(LAYOUT.stackSize);
+  const what = f.addr < stackLo && f.addr >= stackLo - 0x10000n ? ' (stack overflow into the guard page below the kernel stack)' : '';
+  const msg = `${write ? 'write to' : 'read from'} unmapped address ${hex}${what}`;
+  return makeFault(loaded, write ? 'write' : 'read', msg, loc.address, loc.text || null, loc.exact, f.addr);
+}
+
+function cpuFault(engine: Engine, loaded: Loaded, err: number, rip: bigint): Fault {
+  const text = disasm(codeAt(engine, rip), rip);
+  if (err === UC.ERR_INSN_INVALID) {
+    return makeFault(loaded, 'invalid-insn', `invalid instruction for the emulated CPU (${text})`, rip, text, false, null);
+  }
+  const inImage = bpfLocation(loaded.functions, rip).func !== null;
+  const why = err === UC.ERR_EXCEPTION && text.startsWith('int3') ? (inImage ? 'executed int3 padding of the image' : 'executed int3') : ucStrerror(err);
+  return makeFault(loaded, 'trap', why, rip, text, false, null);
+}
+
+function helperFault(engine: Engine, loaded: Loaded): Fault {
+  const hf = engine.helperFault!;
+  // Stopped either on the trampoline (return address on the stack) or just after its `ret`.
+  const uc = engine.space.uc;
+  const rip = uc.regRead(X86.RIP);
+  let call: bigint | null = rip - 5n;
+  if (bpfLocation(loaded.functions, rip).func === null) {
+    const ret = uc.tryMemRead(uc.regRead(X86.RSP), 8);
+    call = ret ? new DataView(ret.buffer).getBigUint64(0, true) - 5n : null;
+  }
+  const callIn = call !== null && bpfLocation(loaded.functions, call).func !== null ? call : null;
+  return makeFault(loaded, 'helper', hf.message, callIn, callIn === null ? null : disasm(codeAt(engine, callIn), callIn), callIn !== null, null);
+}
+
+function limitFault(loaded: Loaded, kind: 'timeout' | 'insn-limit', message: string, rip: bigint): Fault {
+  return makeFault(loaded, kind, message, rip, null, false, null);
+}

@@ -1,0 +1,126 @@
+// src/emu — the guest address space: every region is host memory (so its contents survive when a broken
+// Unicorn instance is replaced), and every hook is recorded, so `rebuild()` can recreate the engine exactly.
+import { createRequire } from 'node:module';
+import { HostMemory, Unicorn, UC, X86, unicornLibPath, type CodeHookFn, type MemHookFn } from './unicorn.js';
+import { Watchdog } from './watchdog.js';
+import { PAGE } from './layout.js';
+
+export interface Region {
+  readonly addr: bigint;
+  readonly mem: HostMemory;
+  readonly perms: number;
+  readonly name: string;
+  /** Released with the region (false for memory the caller owns: arena pages, maps). */
+  readonly owned: boolean;
+}
+
+type HookSpec =
+  | { kind: 'code'; begin: bigint; end: bigint; fn: CodeHookFn }
+  | { kind: 'noop'; begin: bigint; end: bigint }
+  | { kind: 'mem'; types: number; fn: MemHookFn };
+
+export type HookId = number;
+
+export class AddressSpace {
+  uc: Unicorn;
+  readonly watchdog: Watchdog;
+  private readonly regions = new Map<bigint, Region>();
+  private readonly hooks = new Map<HookId, { spec: HookSpec; rec: ReturnType<Unicorn['hookCode']> }>();
+  private nextHook = 1;
+  /** GS base (per-CPU offset of CPU 0). */
+  gsBase = 0n;
+
+  constructor() {
+    this.uc = new Unicorn();
+    this.watchdog = new Watchdog(unicornLibPath(), createRequire(import.meta.url).resolve('koffi'));
+    this.watchdog.setHandle(this.uc.handleAddress);
+  }
+
+  /** Maps `size` bytes (page multiple) of fresh zeroed host memory at `addr`. */
+  map(addr: bigint, size: number, perms: number, name: string): Region {
+    if ((addr & 0xfffn) !== 0n || size % PAGE !== 0 || size === 0) throw new RangeError(`${name}: unaligned mapping`);
+    for (const r of this.regions.values()) {
+      if (addr < r.addr + BigInt(r.mem.size) && r.addr < addr + BigInt(size)) {
+        throw new RangeError(`${name} at 0x${addr.toString(16)} overlaps ${r.name} at 0x${r.addr.toString(16)}`);
+      }
+    }
+    return this.mapMemory(addr, new HostMemory(size), perms, name, true);
+  }
+
+  /** Maps existing host memory (arena pages, maps); the caller keeps ownership of `mem`. */
+  mapMemory(addr: bigint, mem: HostMemory, perms: number, name: string, owned = false): Region {
+    const region = { addr, mem, perms, name, owned };
+    this.uc.memMapPtr(addr, mem, perms);
+    this.regions.set(addr, region);
+    return region;
+  }
+
+  /** Unmaps a region (releasing memory it owns). */
+  unmap(addr: bigint): void {
+    const r = this.regions.get(addr);
+    if (!r) return;
+    this.regions.delete(addr);
+    this.uc.memUnmap(addr, r.mem.size);
+    if (r.owned) r.mem.release();
+  }
+
+  region(addr: bigint): Region | undefined {
+    return this.regions.get(addr);
+  }
+  /** Region containing `addr`. */
+  find(addr: bigint): Region | undefined {
+    for (const r of this.regions.values()) if (addr >= r.addr && addr < r.addr + BigInt(r.mem.size)) return r;
+    return undefined;
+  }
+
+  hookCode(begin: bigint, end: bigint, fn: CodeHookFn): HookId {
+    return this.addHook({ kind: 'code', begin, end, fn });
+  }
+  hookNoop(begin: bigint, end: bigint): HookId {
+    return this.addHook({ kind: 'noop', begin, end });
+  }
+  hookMem(types: number, fn: MemHookFn): HookId {
+    return this.addHook({ kind: 'mem', types, fn });
+  }
+  private addHook(spec: HookSpec): HookId {
+    const id = this.nextHook++;
+    this.hooks.set(id, { spec, rec: this.install(spec) });
+    return id;
+  }
+  private install(spec: HookSpec): ReturnType<Unicorn['hookCode']> {
+    if (spec.kind === 'code') return this.uc.hookCode(spec.begin, spec.end, spec.fn);
+    if (spec.kind === 'noop') return this.uc.hookCodeNoop(spec.begin, spec.end);
+    return this.uc.hookMem(spec.types, spec.fn);
+  }
+  unhook(id: HookId): void {
+    const h = this.hooks.get(id);
+    if (!h) return;
+    this.hooks.delete(id);
+    this.uc.hookDel(h.rec);
+  }
+
+  /** Drops translated code of every executable region (after hooks or code changed). */
+  flushCode(): void {
+    for (const r of this.regions.values()) {
+      if (r.perms & UC.PROT_EXEC) this.uc.removeCache(r.addr, r.addr + BigInt(r.mem.size));
+    }
+  }
+
+  /** Replaces the Unicorn instance (after a fault that leaves it unusable), keeping memory and hooks. */
+  rebuild(): void {
+    this.uc.close();
+    this.uc = new Unicorn();
+    this.watchdog.setHandle(this.uc.handleAddress);
+    for (const r of this.regions.values()) this.uc.memMapPtr(r.addr, r.mem, r.perms);
+    for (const h of this.hooks.values()) h.rec = this.install(h.spec);
+    this.uc.regWrite(X86.GS_BASE, this.gsBase);
+  }
+
+  close(): void {
+    this.watchdog.close();
+    this.hooks.clear();
+    this.uc.close();
+    for (const r of this.regions.values()) if (r.owned) r.mem.release();
+    this.regions.clear();
+  }
+}
