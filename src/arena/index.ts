@@ -13,6 +13,7 @@ export {
 export { applyPrefault, allocatedPages, dumpPages } from './corpus.js';
 export { ArenaFault, type ArenaFaultReason } from './fault.js';
 export { defaultPageMemory, type HostPage, JsPageMemory, nativeMemoryAvailable, NativePageMemory, type PageMemory } from './host.js';
+export { type ArenaKfunc, arenaKfuncs } from './kfuncs.js';
 export { RangeTree } from './range-tree.js';
 export { readKern, readUser, readUserUint, writeKern, writeUser, writeUserUint } from './views.js';
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { Arena, ArenaConfigError, ArenaFault, ArenaFlag, JsPageMemory, validateArenaAttr } from '../../src/arena/index.js';
+import { Arena, ArenaConfigError, ArenaFault, ArenaFlag, arenaKfuncs, JsPageMemory, validateArenaAttr } from '../../src/arena/index.js';
 
 type Op =
   | { op: 'alloc'; hint: string; cnt: string; node: string; flags: string }
@@ -116,14 +116,16 @@ function replay(sc: Scenario, live: LiveResult): Array<string | boolean | number
     { maxEntries: sc.pages, flags: sc.flags | ArenaFlag.MMAPABLE, mapExtra: BigInt(sc.map_extra) },
     { userVmStart: BigInt(live.user_vm_start!), memory: new JsPageMemory() },
   );
+  const kf = arenaKfuncs(a);
   const fix = (v: string): bigint => (v.startsWith('U+') ? a.userVmStart + BigInt(v.slice(2)) : BigInt(v));
   const lo = (v: string): number => Number(fix(v) & 0xffffffffn);
   const le64 = (b: Uint8Array): bigint => b.reduceRight((acc, x) => (acc << 8n) | BigInt(x), 0n);
   return sc.ops.map((o) => {
     switch (o.op) {
-      case 'alloc': return String(a.allocPages(fix(o.hint), BigInt(o.cnt), BigInt(o.node), BigInt(o.flags)));
-      case 'free': a.freePages(fix(o.ptr), BigInt(o.cnt)); return null;
-      case 'reserve': return String(BigInt.asUintN(32, BigInt(a.reservePages(fix(o.ptr), BigInt(o.cnt)))));
+      // Through the emulator's kfunc table: raw registers r1..r5 in, r0 out.
+      case 'alloc': return String(kf.bpf_arena_alloc_pages!([0n, fix(o.hint), BigInt(o.cnt), BigInt(o.node), BigInt(o.flags)]));
+      case 'free': kf.bpf_arena_free_pages!([0n, fix(o.ptr), BigInt(o.cnt)]); return null;
+      case 'reserve': return String(kf.bpf_arena_reserve_pages!([0n, fix(o.ptr), BigInt(o.cnt)]));
       case 'kwrite': {
         const v = BigInt(o.val);
         a.writeKern(lo(o.ptr), Uint8Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(8 * i)) & 0xffn)));
