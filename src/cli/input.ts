@@ -1,16 +1,16 @@
 // Reading a program for any command: raw bytecode (.bin), hex text (.hex), assembler text (.s) — chosen by
-// extension, else by sniffing the content. ELF objects are recognised and refused until the loader handles them.
+// extension, else by sniffing the content; ELF objects (.o, or the ELF magic) go through src/loader.
 import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { BpfError } from '../errors.js';
 import { decode, decodeHex } from '../isa/codec.js';
 import type { Dialect, Program } from '../isa/insn.js';
 import type { AsmSyntax } from '../isa/parse.js';
 import { parse } from '../isa/parse.js';
 import { assertValid } from '../isa/validate.js';
 import { readInput } from './io.js';
+import { findProgram, loadObject, programEnv, type BpfObject, type BpfProgram, type ProgramRun } from '../loader/index.js';
 
-export type InputSource = 'bin' | 'hex' | 's';
+export type InputSource = 'bin' | 'hex' | 's' | 'elf';
 
 export interface ReadProgramOptions {
   /** Dialect the program is validated in (default 'standard'). */
@@ -19,6 +19,8 @@ export interface ReadProgramOptions {
   readonly syntax?: AsmSyntax;
   /** Validate the program (default true): a BpfError lists every problem. */
   readonly validate?: boolean;
+  /** ELF objects: the program to take (function or section name); required when the object has several. */
+  readonly prog?: string;
 }
 
 export interface ProgramInput {
@@ -27,6 +29,8 @@ export interface ProgramInput {
   readonly path: string;
   /** For NAME.bin: NAME.json beside it (the corpus sidecar / ENV.json format), when it exists. */
   readonly sidecarPath?: string;
+  /** ELF objects (src/loader): the whole object, the chosen program, and its Program + RunEnv + maps. */
+  readonly object?: { readonly obj: BpfObject; readonly program: BpfProgram; readonly run: ProgramRun };
 }
 
 const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
@@ -46,10 +50,7 @@ function isText(bytes: Uint8Array): boolean {
 
 function sourceOf(path: string, bytes: Uint8Array): InputSource {
   const ext = extname(path).toLowerCase();
-  if (isElf(bytes)) {
-    // The ELF loader (src/loader) will plug in here.
-    throw new BpfError({ message: `${path}: ELF objects are not supported yet` });
-  }
+  if (isElf(bytes) || ext === '.o') return 'elf';
   if (ext === '.bin') return 'bin';
   if (ext === '.hex') return 'hex';
   if (ext === '.s' || ext === '.asm' || ext === '.txt') return 's';
@@ -61,6 +62,12 @@ function sourceOf(path: string, bytes: Uint8Array): InputSource {
 export function readProgram(path: string, opts: ReadProgramOptions = {}): ProgramInput {
   const bytes = readInput(path);
   const source = sourceOf(path, bytes);
+  if (source === 'elf') {
+    const obj = loadObject(bytes);
+    const program = findProgram(obj, opts.prog);
+    if (opts.validate ?? true) assertValid(program.insns, 'standard');
+    return { prog: program.insns, source, path, object: { obj, program, run: programEnv(obj, program) } };
+  }
   let prog: Program;
   if (source === 'bin') prog = decode(bytes);
   else if (source === 'hex') prog = decodeHex(Buffer.from(bytes).toString('latin1'));
