@@ -63,7 +63,6 @@ export function baseEnv(p: CorpusProgram): { env: FrontEndEnv; targets: Map<stri
     arena,
     jiffiesAddr: 0x7eadbeef00000000n,
     cpuNumberAddr: 0x7eadbee0,
-    currentTaskAddr: 0x7eadbee8,
   };
   return { env, targets };
 }
@@ -93,11 +92,11 @@ export function runParity(p: CorpusProgram, opts: { useVisited: boolean } = { us
   const helpers = new Map<number, bigint>();
   let jiffies: bigint | undefined;
   let cpuNumber: number | undefined;
-  let currentTask: number | undefined;
-  if (exp.length === mine.length) {
-    for (let i = 0; i < mine.length; i++) {
+  const pairs = alignSlots(firstBytes, expected);
+  {
+    for (const [i, k] of pairs) {
       const m = mine[i]!;
-      const e = exp[i]!;
+      const e = exp[k]!;
       if (m.code === 0x85 && m.imm !== e.imm) {
         const addr = env.callBase + BigInt(m.imm);
         for (const [key] of targets) {
@@ -106,7 +105,6 @@ export function runParity(p: CorpusProgram, opts: { useVisited: boolean } = { us
       }
       if (m.code === 0x18 && m.imm === 0 && m.imm2 === 0x7eadbeef) jiffies = (BigInt(e.imm2 >>> 0) << 32n) | BigInt(e.imm >>> 0);
       if (m.code === 0xb7 && m.imm === 0x7eadbee0) cpuNumber = e.imm;
-      if (m.code === 0xb7 && m.imm === 0x7eadbee8) currentTask = e.imm;
     }
   }
   for (const [key, t] of targets) if (t.kind === 'helper' && learned.has(key)) helpers.set(t.id, learned.get(key)!);
@@ -118,10 +116,66 @@ export function runParity(p: CorpusProgram, opts: { useVisited: boolean } = { us
     },
     jiffiesAddr: jiffies ?? 0n,
     cpuNumberAddr: cpuNumber ?? 0,
-    currentTaskAddr: currentTask ?? 0,
   };
   const result = frontEnd(prog, real);
   const actual = encode(result.prog);
   const equal = actual.length === expected.length && actual.every((b, i) => b === expected[i]);
   return { result, expected, actual, equal, helpers, kernelDeadCode: kernelDeadCode(prog, visited) };
+}
+
+/**
+ * True when `actual` differs from `expected` only by `w0 = w0` zero-extensions after 32-bit cmpxchg that the
+ * kernel did not insert (6.18 marks them only on paths it explores before pruning) and the jump offsets that
+ * cross them.
+ */
+export function explainZextOnly(actual: Uint8Array, expected: Uint8Array): boolean {
+  const a = slotsOfFull(actual);
+  const e = slotsOfFull(expected);
+  if (a.length <= e.length) return false;
+  return zextWalk(a, e, undefined);
+}
+
+/** Slot pairs (ours, kernel's): identical positions, or positions after skipping our extra cmpxchg zexts. */
+function alignSlots(actual: Uint8Array, expected: Uint8Array): [number, number][] {
+  const a = slotsOfFull(actual);
+  const e = slotsOfFull(expected);
+  const pairs: [number, number][] = [];
+  if (a.length === e.length) {
+    for (let i = 0; i < a.length; i++) pairs.push([i, i]);
+    return pairs;
+  }
+  return zextWalk(a, e, pairs) ? pairs : [];
+}
+
+type Raw = { code: number; regs: number; off: number; imm: number };
+
+function zextWalk(a: Raw[], e: Raw[], pairs: [number, number][] | undefined): boolean {
+  let i = 0;
+  let j = 0;
+  let skipped = 0;
+  while (i < a.length && j < e.length) {
+    const x = a[i]!;
+    const y = e[j]!;
+    const isZext = x.code === 0xbc && x.regs === 0 && x.off === 0 && x.imm === 1;
+    const afterCmpxchg = i > 0 && (a[i - 1]!.code === 0xc3 || a[i - 1]!.code === 0xdb) && a[i - 1]!.imm === 0xf1;
+    if (isZext && afterCmpxchg && !(y.code === 0xbc && y.imm === 1)) {
+      i++;
+      skipped++;
+      continue;
+    }
+    const isJump = (x.code & 7) === 5 || (x.code & 7) === 6;
+    const learnable = pairs !== undefined && (x.code === 0x85 || x.code === 0xb7 || x.code === 0x18 || x.code === 0);
+    if (x.code !== y.code || x.regs !== y.regs || (!isJump && !learnable && (x.off !== y.off || x.imm !== y.imm))) return false;
+    pairs?.push([i, j]);
+    i++;
+    j++;
+  }
+  return skipped > 0 && i === a.length && j === e.length;
+}
+
+function slotsOfFull(bytes: Uint8Array): Raw[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = [];
+  for (let i = 0; i + 8 <= bytes.length; i += 8) out.push({ code: v.getUint8(i), regs: v.getUint8(i + 1), off: v.getInt16(i + 2, true), imm: v.getInt32(i + 4, true) });
+  return out;
 }

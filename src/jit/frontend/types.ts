@@ -35,7 +35,7 @@ export interface FrontEndEnv {
   readonly jiffiesAddr?: bigint;
   /** Per-CPU offset of `cpu_number` (bpf_get_smp_processor_id is inlined); absent: the call is kept. */
   readonly cpuNumberAddr?: number;
-  /** Per-CPU offset of `current_task` (bpf_get_current_task(_btf) is inlined); absent: the call is kept. */
+  /** Per-CPU offset of `current_task`: newer kernels inline bpf_get_current_task(_btf); 6.18 keeps the call (leave absent). */
   readonly currentTaskAddr?: number;
   /**
    * Original slot indices the verifier visited (e.g. from its level-2 log). When given, dead code is removed
