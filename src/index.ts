@@ -4,3 +4,7 @@ export * from './isa/index.js';
 export * from './loader/index.js';
 export * from './arena/index.js';
 export * from './jit/index.js';
+export * from './jit/frontend/index.js';
+export * from './kernel/index.js';
+export * from './interp/index.js';
+export * from './conformance/index.js';
