@@ -105,16 +105,14 @@ export class Arena {
     return (this.flags & ArenaFlag.SEGV_ON_FAULT) !== 0;
   }
 
-  /** mmap(addr, length, offset 0) of the map: fixes user_vm_start/end (arena_get_unmapped_area + arena_map_mmap). */
+  /**
+   * mmap(addr, length, offset 0) of the map: fixes user_vm_start/end (arena_get_unmapped_area + arena_map_mmap).
+   * With map_extra, addr must be map_extra (mmap(NULL) is EINVAL, as in the kernel).
+   */
   mmap(addr = 0n, length: bigint = BigInt(this.maxEntries) * PAGE): { start: bigint; end: bigint } {
-    const fixed = this.userStart !== 0n;
-    const place = placeUserRange(this.mapExtra, this.userEnd - this.userStart, length, addr, this.mmapTop);
-    if (this.mappedOnce || fixed) {
-      if (fixed && this.userStart !== place.start)
-        throw new ArenaConfigError('EBUSY', `mmap at 0x${place.start.toString(16)}: the arena is at 0x${this.userStart.toString(16)}`);
-      if (this.userEnd && this.userEnd !== place.end)
-        throw new ArenaConfigError('EBUSY', 'every mmap of the arena must have the same length');
-    }
+    // Once user_vm_start is known (map_extra or an earlier mmap), a mmap must repeat it exactly (EINVAL/E2BIG);
+    // arena_map_mmap()'s EBUSY checks then cannot fail.
+    const place = placeUserRange(this.userStart, this.userEnd - this.userStart, length, addr, this.mmapTop);
     this.userStart = place.start;
     this.userEnd = place.end;
     this.mappedOnce = true;

@@ -81,15 +81,27 @@ export function placeUserRange(
   if (fixedStart) {
     if (len > fixedRange) fail('E2BIG', `mmap length ${hex(len)} exceeds the arena's ${hex(fixedRange)}`);
     if (len !== fixedRange) fail('EINVAL', `mmap length ${hex(len)} differs from the arena's ${hex(fixedRange)}`);
-    if (addr !== fixedStart) fail('EINVAL', `mmap address ${hex(addr)} differs from map_extra ${hex(fixedStart)}`);
-    return { start: fixedStart, end: fixedStart + len };
+    if (addr !== fixedStart) fail('EINVAL', `mmap address ${hex(addr)} differs from user_vm_start ${hex(fixedStart)}`);
+    // Measured on the reference kernel (not derived from the source): a fixed start with bit 63 set gives EFAULT.
+    if (fixedStart >= 1n << 63n) fail('EFAULT', `user_vm_start ${hex(fixedStart)} is not a user address`);
+    return { start: fixedStart, end: checkTaskSize(fixedStart, len) };
   }
   if (addr & BigInt(PAGE_SIZE - 1)) fail('EINVAL', `mmap address ${hex(addr)} is not page aligned`);
   let start = addr || mmapTop - 2n * len;
   if (start < 0n) fail('ENOMEM', `no room below ${hex(mmapTop)} for ${hex(2n * len)} bytes`);
   // Not crossing a 4 GiB boundary keeps the lower 32 bits of every user pointer contiguous.
   if (start >> 32n !== (start + len - 1n) >> 32n) start = (start + SZ_4G - 1n) & ~(SZ_4G - 1n);
-  return { start, end: start + len };
+  return { start, end: checkTaskSize(start, len) };
+}
+
+/** x86-64 TASK_SIZE with 4-level page tables: the end of user space. */
+export const TASK_SIZE = 0x7ffffffff000n;
+
+/** __get_unmapped_area(): the mapping must end inside user space (ENOMEM otherwise). Returns the end. */
+function checkTaskSize(start: bigint, len: bigint): bigint {
+  if (start > TASK_SIZE - len)
+    throw new ArenaConfigError('ENOMEM', `mmap of ${hex(len)} bytes at ${hex(start)} ends past user space (${hex(TASK_SIZE)})`);
+  return start + len;
 }
 
 export { Errno };

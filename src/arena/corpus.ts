@@ -3,6 +3,7 @@
 import { BpfError } from '../errors.js';
 import type { Arena } from './arena.js';
 import { PAGE_SIZE } from './constants.js';
+import { ArenaFault } from './fault.js';
 import { writeUser } from './views.js';
 
 const HEX_PAGE = /^[0-9a-fA-F]{8192}$/;
@@ -19,7 +20,13 @@ export function applyPrefault(arena: Arena, pages: Readonly<Record<string, strin
       throw new BpfError({ message: `${source}: page offset "${key}" is not one of the arena's ${count} pages` });
     if (typeof hex !== 'string' || !HEX_PAGE.test(hex))
       throw new BpfError({ message: `${source}.${key}: expected ${PAGE_SIZE} bytes as hex` });
-    writeUser(arena, arena.userVmStart + BigInt(key) * BigInt(PAGE_SIZE), Buffer.from(hex, 'hex'));
+    try {
+      writeUser(arena, arena.userVmStart + BigInt(key) * BigInt(PAGE_SIZE), Buffer.from(hex, 'hex'));
+    } catch (e) {
+      // Under BPF_F_SEGV_ON_FAULT user space cannot create pages: the kernel would kill the writer.
+      if (e instanceof ArenaFault) throw new BpfError({ message: `${source}.${key}: ${e.message}` });
+      throw e;
+    }
   }
 }
 

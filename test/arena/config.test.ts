@@ -91,10 +91,20 @@ describe('address layout', () => {
     expect(errnoOf(() => placeUserRange(0n, 0n, (1n << 32n) + 1n))).toBe('E2BIG');
     expect(errnoOf(() => placeUserRange(0n, 0n, 0n))).toBe('EINVAL');
   });
-  test('a second mmap must match the first (EBUSY)', () => {
+  test('a second mmap must repeat the first address and length', () => {
     const a = new Arena({ maxEntries: 4, flags: M }, { userVmStart: 0x7f0000000000n, memory: mem });
-    expect(errnoOf(() => a.mmap(0x7f0000100000n))).toBe('EBUSY');
+    expect(errnoOf(() => a.mmap(0x7f0000100000n))).toBe('EINVAL');
+    expect(errnoOf(() => a.mmap(0n))).toBe('EINVAL');
+    expect(errnoOf(() => a.mmap(0x7f0000000000n, 0x3000n))).toBe('EINVAL');
+    expect(errnoOf(() => a.mmap(0x7f0000000000n, 0x5000n))).toBe('E2BIG');
     expect(a.mmap(0x7f0000000000n)).toEqual({ start: 0x7f0000000000n, end: 0x7f0000004000n });
+  });
+  test('the mapping must end inside user space (TASK_SIZE 0x7ffffffff000); bit 63 set gives EFAULT (measured)', () => {
+    expect(errnoOf(() => placeUserRange(0x7ffffffff000n, 0x1000n, 0x1000n, 0x7ffffffff000n))).toBe('ENOMEM');
+    expect(placeUserRange(0x7fffffffe000n, 0x1000n, 0x1000n, 0x7fffffffe000n).end).toBe(0x7ffffffff000n);
+    expect(errnoOf(() => placeUserRange(0x800000000000n, 0x1000n, 0x1000n, 0x800000000000n))).toBe('ENOMEM');
+    expect(errnoOf(() => placeUserRange(0xffffffff00000000n, 0x1000n, 0x1000n, 0xffffffff00000000n))).toBe('EFAULT');
+    expect(errnoOf(() => placeUserRange(0n, 0n, 0x1000n, 0xfffffffffff00000n))).toBe('ENOMEM');
   });
   test('without mmap (map_extra 0) nothing can be allocated: the user range is still empty', () => {
     const a = new Arena({ maxEntries: 4, flags: M }, { mmap: false, memory: mem });

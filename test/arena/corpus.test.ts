@@ -2,7 +2,7 @@
 // programs without kfuncs (no allocation by the program) the pages user space prefaulted are exactly the
 // kernel's `arena_allocated_after`. (Allocation parity of kfunc programs is checked end to end by the emulator.)
 import { describe, expect, test } from 'vitest';
-import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, JsPageMemory } from '../../src/arena/index.js';
+import { allocatedPages, applyPrefault, ArenaFlag, arenaFromSpec, dumpPages, JsPageMemory } from '../../src/arena/index.js';
 import { BpfError } from '../../src/errors.js';
 import { allPrograms } from '../helpers/corpus.js';
 
@@ -50,5 +50,7 @@ describe(`arena corpus (${source}: ${withArena.length} programs with an arena)`,
     expect(() => applyPrefault(a, { x: '00' })).toThrow(/page offset "x"/);
     expect(() => applyPrefault(a, { '1': '00'.repeat(10) })).toThrow(/prefault\.1: expected 4096 bytes/);
     expect(allocatedPages(a)).toEqual([]);
+    const segv = arenaFromSpec({ pages: 2, flags: ArenaFlag.SEGV_ON_FAULT, map_extra: 0 }, { memory: new JsPageMemory() });
+    expect(() => applyPrefault(segv, { '1': '00'.repeat(4096) })).toThrow(/prefault\.1: arena: SIGSEGV/);
   });
 });
