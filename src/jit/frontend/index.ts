@@ -13,7 +13,6 @@ import { findSubprogs } from './subprogs.js';
 import type { FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
 
 export type { CallTarget, FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
-export { BPF_F_NO_USER_CONV } from './fixups.js';
 
 function checkRegisters(p: SlotProgram): void {
   for (let pc = 0; pc < p.length; pc++) {
