@@ -2,11 +2,11 @@
 // context, per-CPU data, jiffies, helper trampolines, maps, arena) and reports results and faults.
 import { BpfError } from '../errors.js';
 import type { JitFunction } from '../jit/types.js';
-import { arenaKernAddr, arenaUserAddr, type ArenaBacking } from './arena.js';
+import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
 import { BpfMap, type MapSpec } from './maps.js';
-import { AddressSpace, type HookId } from './space.js';
+import { AddressSpace, type HookId, type OwnedRegion } from './space.js';
 import { runProgram, type Loaded } from './run.js';
 import type { EngineOptions, RunOptions, RunResult } from './types.js';
 import { GPR_IDS, UC, X86 } from './unicorn.js';
@@ -62,7 +62,7 @@ export class Engine {
   private readonly kfuncAddr = new Map<string, bigint>();
   private nextSyntheticKfunc = 0;
   private loaded: Loaded | null = null;
-  private arena: ArenaBacking | null = null;
+  private arena: Arena | null = null;
   private readonly maps: BpfMap[] = [];
   private closed = false;
   /** Set by a trampoline hook that had to stop the run. */
@@ -149,40 +149,41 @@ export class Engine {
     const ptr = LAYOUT.maps + BigInt(this.maps.length) * 0x1000000n;
     const map = new BpfMap(spec, ptr);
     if (map.size > 0x1000000) throw new BpfError({ message: `map ${this.maps.length} is too large for the emulator (${map.size} bytes)` });
-    this.space.mapMemory(ptr, map.memory, RW, `map ${this.maps.length}`);
+    this.space.mapExternal(ptr, map.memory.address, map.size, RW, `map ${this.maps.length}`);
     this.maps.push(map);
     this.state.maps.set(ptr, map);
     return map;
   }
 
-  /** Connects an arena: its pages appear at their kernel and user addresses, now and as kfuncs change them. */
-  setArena(arena: ArenaBacking | null): void {
+  /** Connects an arena (src/arena, native page memory): its pages appear at both addresses, now and as kfuncs change them. */
+  setArena(arena: Arena | null): void {
     if (this.arena) {
-      for (const [pgoff] of this.arena.pages()) this.unmapArenaPage(pgoff);
-      this.arena.attach(null);
+      for (const p of this.arena.pages()) this.unmapArenaPage(p);
+      this.detachArena?.();
+      this.detachArena = null;
     }
     this.arena = arena;
-    this.state.arena = arena;
+    this.state.arena = arena ? arenaKfuncs(arena) : null;
     if (!arena) return;
-    for (const [pgoff, page] of arena.pages()) this.mapArenaPage(pgoff, page);
-    arena.attach({ onMap: (pgoff, page) => this.mapArenaPage(pgoff, page), onUnmap: (pgoff) => this.unmapArenaPage(pgoff) });
+    for (const p of arena.pages()) this.mapArenaPage(p);
+    this.detachArena = arena.addListener({ onMap: (p) => this.mapArenaPage(p), onUnmap: (p) => this.unmapArenaPage(p) });
   }
-  private mapArenaPage(pgoff: number, page: import('./unicorn.js').HostMemory): void {
-    const a = this.arena!;
-    this.space.mapMemory(arenaKernAddr(a, pgoff), page, RW, `arena page ${pgoff} (kernel)`);
-    this.space.mapMemory(arenaUserAddr(a, pgoff), page, RW, `arena page ${pgoff} (user)`);
+  private detachArena: (() => void) | null = null;
+  private mapArenaPage(p: ArenaPage): void {
+    if (p.ptr === null) throw new BpfError({ message: 'the arena needs native page memory to be mapped into the emulator' });
+    this.space.mapExternal(p.kernAddr, p.ptr, PAGE, RW, `arena page ${p.pgoff} (kernel)`);
+    if (p.userAddr !== null) this.space.mapExternal(p.userAddr, p.ptr, PAGE, RW, `arena page ${p.pgoff} (user)`);
   }
-  private unmapArenaPage(pgoff: number): void {
-    const a = this.arena!;
-    this.space.unmap(arenaKernAddr(a, pgoff));
-    this.space.unmap(arenaUserAddr(a, pgoff));
+  private unmapArenaPage(p: ArenaPage): void {
+    this.space.unmap(p.kernAddr);
+    if (p.userAddr !== null) this.space.unmap(p.userAddr);
   }
-  /** Is `addr` inside the arena's kernel range (guards included)? */
+  /** Is `addr` inside the arena's kernel area (4 GiB + guards)? */
   inArena(addr: bigint): boolean {
     const a = this.arena;
-    return a !== null && addr >= a.kernVmStart - 0x8000n && addr < a.kernVmStart + 0x100008000n;
+    return a !== null && addr >= a.kernVmArea.start && addr < a.kernVmArea.end;
   }
-  get arenaBacking(): ArenaBacking | null {
+  get arenaModel(): Arena | null {
     return this.arena;
   }
 
@@ -204,7 +205,7 @@ export class Engine {
       i = j;
     }
     for (const f of functions) {
-      const r = this.space.find(f.imageBase)!;
+      const r = this.space.owned(pageOf(f.imageBase)) ?? this.space.owned(this.space.find(f.imageBase)!.addr)!;
       r.mem.bytes.set(f.image, Number(f.imageBase - r.addr));
     }
     const exHooks: HookId[] = [];
@@ -225,7 +226,7 @@ export class Engine {
     for (const h of this.loaded.exHooks) this.space.unhook(h);
     for (const r of this.loaded.regions) {
       const reg = this.space.region(r)!;
-      this.space.uc.removeCache(r, r + BigInt(reg.mem.size));
+      this.space.uc.removeCache(r, r + BigInt(reg.size));
       this.space.unmap(r);
     }
     this.loaded = null;
@@ -242,8 +243,8 @@ export class Engine {
   }
 
   /** Makes room for a context of `size` bytes. */
-  ctxRegion(size: number): import('./space.js').Region {
-    let r = this.space.region(LAYOUT.ctx)!;
+  ctxRegion(size: number): OwnedRegion {
+    let r = this.space.owned(LAYOUT.ctx)!;
     if (r.mem.size < size) {
       this.space.unmap(LAYOUT.ctx);
       r = this.space.map(LAYOUT.ctx, Math.ceil(size / PAGE) * PAGE, RW, 'context');
@@ -308,7 +309,7 @@ export class Engine {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.arena?.attach(null);
+    this.detachArena?.();
     this.space.close();
     for (const m of this.maps) m.release();
   }

@@ -2,7 +2,7 @@
 // puts the result in r0. Time and randomness are deterministic by default (seedable), so runs repeat.
 import { HelperId } from './layout.js';
 import type { BpfMap } from './maps.js';
-import type { ArenaBacking } from './arena.js';
+import type { ArenaKfunc } from '../arena/index.js';
 
 const EFAULT = -14n;
 const EINVAL = -22n;
@@ -27,7 +27,8 @@ export class HelperState {
   /** trace_printk output of the current run (one entry per call). */
   output: string[] = [];
   maps = new Map<bigint, BpfMap>();
-  arena: ArenaBacking | null = null;
+  /** The connected arena's kfuncs (src/arena), or null. */
+  arena: Readonly<Record<string, ArenaKfunc>> | null = null;
   /** Virtual monotonic clock (ns); each time helper advances it by `clockStep`. */
   clock: bigint;
   private rng: bigint;
@@ -55,7 +56,6 @@ export class HelperState {
 }
 
 const u32 = (v: bigint): number => Number(v & 0xffffffffn);
-const s32 = (v: bigint): number => Number(BigInt.asIntN(32, v));
 
 function mapOf(call: HelperCall): BpfMap | null {
   return call.state.maps.get(call.args[0]!) ?? null;
@@ -247,18 +247,17 @@ export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>(
   [HelperId.strtoul, (c) => strto(c, false)],
 ]);
 
-/** kfunc name → implementation. */
-export const KFUNCS: ReadonlyMap<string, HelperFn> = new Map<string, HelperFn>([
-  ['bpf_arena_alloc_pages', (c) => {
-    const a = c.state.arena;
-    if (!a) return 0n;
-    return a.allocPages(c.args[1]!, u32(c.args[2]!), s32(c.args[3]!), c.args[4]!);
-  }],
-  ['bpf_arena_free_pages', (c) => {
-    c.state.arena?.freePages(c.args[1]!, u32(c.args[2]!));
-    return 0n;
-  }],
-]);
+/** kfunc name → implementation: the arena kfuncs go to the connected arena (src/arena's semantics). */
+export const KFUNCS: ReadonlyMap<string, HelperFn> = new Map<string, HelperFn>(
+  ['bpf_arena_alloc_pages', 'bpf_arena_free_pages', 'bpf_arena_reserve_pages'].map((name) => [
+    name,
+    (c: HelperCall): bigint => {
+      const fn = c.state.arena?.[name];
+      if (!fn) throw new Error('no arena is connected');
+      return fn(c.args);
+    },
+  ]),
+);
 
 /** bpf_loop's limit (BPF_MAX_LOOPS) and error codes, used by the guest-code implementation. */
 export const BPF_MAX_LOOPS = 1 << 23;

@@ -2,8 +2,7 @@
 export { Engine, BPF_LOOP_CODE, RETURN_ADDR } from './engine.js';
 export { bpfLocation, BPF_TO_X86, DEFAULT_TIMEOUT_MS } from './run.js';
 export type { EngineOptions, RunOptions, RunResult, Fault, FaultKind, ArenaFault, TraceStep } from './types.js';
-export { ArenaModel, arenaKernAddr, arenaUserAddr, BPF_F_NO_USER_CONV, BPF_F_SEGV_ON_FAULT } from './arena.js';
-export type { ArenaBacking, ArenaListener } from './arena.js';
+export { kernelImageFunctions, arenaExtable } from './kimage.js';
 export { BpfMap, MAP_VALUE_OFFSET } from './maps.js';
 export type { MapSpec, MapKind } from './maps.js';
 export { HelperState, HELPERS, KFUNCS } from './helpers.js';

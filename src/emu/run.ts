@@ -51,11 +51,18 @@ interface Pending {
 
 export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): RunResult {
   const space = engine.space;
+  const count = opts.maxInsns ?? 0;
+  // Unicorn 2.0.1 keeps its counting hook and stale translations across runs (a run without a count after one
+  // with it may miss its stop address): switching between counted and uncounted runs takes a fresh instance.
+  if ((count > 0) !== engine.countMode) {
+    space.rebuild();
+    engine.countMode = count > 0;
+  }
   const ctx = opts.ctx ?? new Uint8Array(0);
   const ctxRegion = engine.ctxRegion(ctx.length);
   ctxRegion.mem.bytes.fill(0);
   ctxRegion.mem.bytes.set(ctx);
-  const stack = space.region(LAYOUT.stackTop - BigInt(LAYOUT.stackSize))!;
+  const stack = space.owned(LAYOUT.stackTop - BigInt(LAYOUT.stackSize))!;
   stack.mem.bytes.fill(0);
   const rsp = LAYOUT.stackTop - 64n;
   new DataView(stack.mem.bytes.buffer).setBigUint64(LAYOUT.stackSize - 64, RETURN_ADDR, true);
@@ -78,7 +85,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
       const isRead = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_READ_PROT;
       const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
       if (ex && (isRead || isWrite) && engine.inArena(addr)) {
-        const kern = engine.arenaBacking!.kernVmStart;
+        const kern = engine.arenaModel!.kernVmStart;
         arenaFaults.push({ func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) });
         pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
       } else if (!pending.fault) {
@@ -122,10 +129,6 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     space.flushCode();
   }
 
-  const count = opts.maxInsns ?? 0;
-  const countChanged = (count > 0) !== engine.countMode;
-  if (countChanged) space.flushCode();
-  engine.countMode = count > 0;
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const seq = space.watchdog.arm(timeoutMs);
   let fault: Fault | null = null;
@@ -192,7 +195,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
 }
 
 function codeAt(engine: Engine, addr: bigint, size = 16): Uint8Array {
-  const r = engine.space.find(addr);
+  const found = engine.space.find(addr);
+  const r = found && engine.space.owned(found.addr);
   if (!r) return new Uint8Array(0);
   const off = Number(addr - r.addr);
   return r.mem.bytes.subarray(off, Math.min(off + size, r.mem.size));

@@ -7,12 +7,17 @@ import { PAGE } from './layout.js';
 
 export interface Region {
   readonly addr: bigint;
-  readonly mem: HostMemory;
+  readonly size: number;
+  /** Native address of the host memory behind it. */
+  readonly ptr: bigint;
   readonly perms: number;
   readonly name: string;
-  /** Released with the region (false for memory the caller owns: arena pages, maps). */
-  readonly owned: boolean;
+  /** Host memory the region owns (released with it); null for memory the caller owns (arena pages, maps). */
+  readonly mem: HostMemory | null;
 }
+
+/** A region the address space allocated itself (always has memory). */
+export type OwnedRegion = Region & { readonly mem: HostMemory };
 
 type HookSpec =
   | { kind: 'code'; begin: bigint; end: bigint; fn: CodeHookFn }
@@ -37,20 +42,24 @@ export class AddressSpace {
   }
 
   /** Maps `size` bytes (page multiple) of fresh zeroed host memory at `addr`. */
-  map(addr: bigint, size: number, perms: number, name: string): Region {
+  map(addr: bigint, size: number, perms: number, name: string): OwnedRegion {
     if ((addr & 0xfffn) !== 0n || size % PAGE !== 0 || size === 0) throw new RangeError(`${name}: unaligned mapping`);
     for (const r of this.regions.values()) {
-      if (addr < r.addr + BigInt(r.mem.size) && r.addr < addr + BigInt(size)) {
+      if (addr < r.addr + BigInt(r.size) && r.addr < addr + BigInt(size)) {
         throw new RangeError(`${name} at 0x${addr.toString(16)} overlaps ${r.name} at 0x${r.addr.toString(16)}`);
       }
     }
-    return this.mapMemory(addr, new HostMemory(size), perms, name, true);
+    const mem = new HostMemory(size);
+    const region = { addr, size, ptr: mem.address, perms, name, mem };
+    this.uc.memMapPtr(addr, region.ptr, size, perms);
+    this.regions.set(addr, region);
+    return region;
   }
 
-  /** Maps existing host memory (arena pages, maps); the caller keeps ownership of `mem`. */
-  mapMemory(addr: bigint, mem: HostMemory, perms: number, name: string, owned = false): Region {
-    const region = { addr, mem, perms, name, owned };
-    this.uc.memMapPtr(addr, mem, perms);
+  /** Maps host memory the caller owns (arena pages, maps) at `addr`. */
+  mapExternal(addr: bigint, ptr: bigint, size: number, perms: number, name: string): Region {
+    const region = { addr, size, ptr, perms, name, mem: null };
+    this.uc.memMapPtr(addr, ptr, size, perms);
     this.regions.set(addr, region);
     return region;
   }
@@ -60,16 +69,20 @@ export class AddressSpace {
     const r = this.regions.get(addr);
     if (!r) return;
     this.regions.delete(addr);
-    this.uc.memUnmap(addr, r.mem.size);
-    if (r.owned) r.mem.release();
+    this.uc.memUnmap(addr, r.size);
+    r.mem?.release();
   }
 
+  owned(addr: bigint): OwnedRegion | undefined {
+    const r = this.regions.get(addr);
+    return r?.mem ? (r as OwnedRegion) : undefined;
+  }
   region(addr: bigint): Region | undefined {
     return this.regions.get(addr);
   }
   /** Region containing `addr`. */
   find(addr: bigint): Region | undefined {
-    for (const r of this.regions.values()) if (addr >= r.addr && addr < r.addr + BigInt(r.mem.size)) return r;
+    for (const r of this.regions.values()) if (addr >= r.addr && addr < r.addr + BigInt(r.size)) return r;
     return undefined;
   }
 
@@ -102,7 +115,7 @@ export class AddressSpace {
   /** Drops translated code of every executable region (after hooks or code changed). */
   flushCode(): void {
     for (const r of this.regions.values()) {
-      if (r.perms & UC.PROT_EXEC) this.uc.removeCache(r.addr, r.addr + BigInt(r.mem.size));
+      if (r.perms & UC.PROT_EXEC) this.uc.removeCache(r.addr, r.addr + BigInt(r.size));
     }
   }
 
@@ -111,7 +124,7 @@ export class AddressSpace {
     this.uc.close();
     this.uc = new Unicorn();
     this.watchdog.setHandle(this.uc.handleAddress);
-    for (const r of this.regions.values()) this.uc.memMapPtr(r.addr, r.mem, r.perms);
+    for (const r of this.regions.values()) this.uc.memMapPtr(r.addr, r.ptr, r.size, r.perms);
     for (const h of this.hooks.values()) h.rec = this.install(h.spec);
     this.uc.regWrite(X86.GS_BASE, this.gsBase);
   }
@@ -120,7 +133,7 @@ export class AddressSpace {
     this.watchdog.close();
     this.hooks.clear();
     this.uc.close();
-    for (const r of this.regions.values()) if (r.owned) r.mem.release();
+    for (const r of this.regions.values()) r.mem?.release();
     this.regions.clear();
   }
 }

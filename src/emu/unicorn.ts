@@ -88,7 +88,7 @@ interface Lib {
   uc_strerror: (err: number) => string;
   uc_ctl: (uc: NativePtr, control: number, ...args: unknown[]) => number;
   uc_mem_map: (uc: NativePtr, addr: bigint, size: number, perms: number) => number;
-  uc_mem_map_ptr: (uc: NativePtr, addr: bigint, size: number, perms: number, ptr: NativePtr) => number;
+  uc_mem_map_ptr: (uc: NativePtr, addr: bigint, size: number, perms: number, ptr: bigint) => number;
   uc_mem_unmap: (uc: NativePtr, addr: bigint, size: number) => number;
   uc_mem_protect: (uc: NativePtr, addr: bigint, size: number, perms: number) => number;
   uc_mem_write: (uc: NativePtr, addr: bigint, bytes: Uint8Array, size: number) => number;
@@ -136,7 +136,7 @@ function load(): Lib {
     uc_strerror: f('const char *uc_strerror(int err)'),
     uc_ctl: f('int uc_ctl(uc_engine *uc, int control, ...)'),
     uc_mem_map: f('int uc_mem_map(uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
-    uc_mem_map_ptr: f('int uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, void *ptr)'),
+    uc_mem_map_ptr: f('int uc_mem_map_ptr(uc_engine *uc, uint64_t address, size_t size, uint32_t perms, uintptr_t ptr)'),
     uc_mem_unmap: f('int uc_mem_unmap(uc_engine *uc, uint64_t address, size_t size)'),
     uc_mem_protect: f('int uc_mem_protect(uc_engine *uc, uint64_t address, size_t size, uint32_t perms)'),
     uc_mem_write: f('int uc_mem_write(uc_engine *uc, uint64_t address, const void *bytes, size_t size)'),
@@ -257,9 +257,8 @@ export class Unicorn {
   memMap(addr: bigint, size: number, perms: number): void {
     check(this.l.uc_mem_map(this.h, addr, size, perms), `uc_mem_map(0x${addr.toString(16)}, ${size})`);
   }
-  memMapPtr(addr: bigint, mem: HostMemory, perms: number): void {
-    const ptr = mem.native;
-    const size = mem.size;
+  /** Maps `size` bytes of host memory at native address `ptr` (must stay valid while mapped). */
+  memMapPtr(addr: bigint, ptr: bigint, size: number, perms: number): void {
     check(this.l.uc_mem_map_ptr(this.h, addr, size, perms, ptr), `uc_mem_map_ptr(0x${addr.toString(16)}, ${size})`);
   }
   memUnmap(addr: bigint, size: number): void {
