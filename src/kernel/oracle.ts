@@ -6,7 +6,7 @@ import { decode } from '../isa/codec.js';
 import { LogLevel, progInfo, progLoad, testRun } from './bpf.js';
 import { KernelArena, PAGE_SIZE } from './arena.js';
 import { resolvePlaceholders } from './placeholders.js';
-import { resolveXlated, type LdImm64Check } from './resolve.js';
+import { resolveXlated, returnThunkTarget, type LdImm64Check } from './resolve.js';
 import { closeFd, requireBpf } from './sys.js';
 import { kernelSymbol, kfuncBtfId } from './symbols.js';
 
@@ -42,6 +42,10 @@ export interface KernelRecord {
   inline_helper_loads?: number[];
   /** Verifier stack depth of each function ("stack depth A+B" of the statistics). */
   stack_depths: number[];
+  /** Where the epilogue jumps instead of `ret` (kernels with return thunks), else null. */
+  return_thunk: string | null;
+  /** &this_cpu_off (the per-CPU move of inlined helpers adds gs:[low 32 bits]), from /proc/kallsyms. */
+  this_cpu_off: string | null;
 }
 
 export interface OracleOptions {
@@ -59,6 +63,7 @@ export interface OracleResult {
 }
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
+const hexOrNull = (v: bigint | null): string | null => (v === null ? null : hex(v));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 /** Loads `bin` (corpus bytecode with placeholders) with `env` into the kernel; closes every fd and mapping. */
@@ -113,6 +118,8 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
       verifier_log: logLines.filter((l) => l.startsWith('processed ')),
       load_s: Math.round(loadS * 1e4) / 1e4,
       stack_depths: stackDepths(logLines),
+      return_thunk: hexOrNull(returnThunkTarget(info.jited, info.funcLens, info.ksyms)),
+      this_cpu_off: hexOrNull(kernelSymbol('this_cpu_off')),
     };
     const inline = inlineHelperLoads(r.xlatedResolved);
     if (inline.length) record.inline_helper_loads = inline;
@@ -185,7 +192,7 @@ const ORDER: readonly (keyof KernelRecord)[] = [
   'name', 'ok', 'insn_count', 'jited', 'xlated', 'xlated_resolved', 'resolve_notes', 'jit_check', 'image_base',
   'call_base', 'ksyms', 'func_lens', 'kern_vm_start', 'user_vm_start', 'map_ptr', 'kfunc_addrs', 'verified_insns',
   'ld_imm64_checked', 'retval', 'ctx_out', 'run_ns', 'arena_pages_after', 'arena_allocated_after', 'verifier_log',
-  'load_s', 'inline_helper_loads', 'stack_depths',
+  'load_s', 'inline_helper_loads', 'stack_depths', 'return_thunk', 'this_cpu_off',
 ];
 
 function orderLikeCorpus(r: KernelRecord): KernelRecord {

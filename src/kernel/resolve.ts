@@ -214,3 +214,30 @@ export function resolveXlated(input: ResolveInput): Resolution {
   const jitCheck = notes.length === 0 ? `iced-x86: ${arena} arena accesses, order+displacement match` : `iced-x86: ${arena} arena accesses, ${notes.length} problems`;
   return { xlatedResolved: out, kernVmStart, mapPtr, arenaAccesses: arena, ldImm64Checked: checks, notes, jitCheck };
 }
+
+/**
+ * The target of the epilogue's `jmp rel32` out of the image, when the kernel returns through a return thunk
+ * (CONFIG_MITIGATION_RETHUNK on a CPU that needs it: `jmp __x86_return_thunk` instead of `ret`); else null.
+ */
+export function returnThunkTarget(jited: Uint8Array, funcLens: readonly number[], ksyms: readonly bigint[]): bigint | null {
+  let off = 0;
+  for (let f = 0; f < funcLens.length; f++) {
+    const len = funcLens[f]!;
+    const base = ksyms[f] ?? 0n;
+    const d = new Decoder(64, jited.subarray(off, off + len), 0);
+    d.ip = base;
+    let found: bigint | null = null;
+    while (d.canDecode && found === null) {
+      const ins = d.decode();
+      if (ins.code === Code.Jmp_rel32_64) {
+        const t = ins.nearBranchTarget;
+        if ((t < base || t >= base + BigInt(len)) && !ksyms.includes(t)) found = t;
+      }
+      ins.free();
+    }
+    d.free();
+    off += len;
+    if (found !== null) return found;
+  }
+  return null;
+}

@@ -97,3 +97,10 @@ export function kernelSymbol(name: string): bigint | null {
   const a = kallsyms.get(name);
   return a === undefined || a === 0n ? null : a;
 }
+
+/** The kernel symbol at exactly this address (for messages), or null. */
+export function kernelSymbolAt(addr: bigint): string | null {
+  kernelSymbol('__bpf_call_base'); // loads the table
+  for (const [name, a] of kallsyms ?? []) if (a === addr) return name;
+  return null;
+}

@@ -145,13 +145,13 @@ let availability: { ok: true } | { ok: false; reason: string } | null = null;
  * want to be sure nothing is loaded). The probe loads `r0 = 0; exit` as a sleepable syscall program.
  */
 export function bpfAvailability(): { ok: true } | { ok: false; reason: string } {
+  if (process.env.BPFJIT_NO_BPF && process.env.BPFJIT_NO_BPF !== '0') return { ok: false, reason: 'disabled by BPFJIT_NO_BPF' };
   if (availability) return availability;
   availability = probe();
   return availability;
 }
 
 function probe(): { ok: true } | { ok: false; reason: string } {
-  if (process.env.BPFJIT_NO_BPF && process.env.BPFJIT_NO_BPF !== '0') return { ok: false, reason: 'disabled by BPFJIT_NO_BPF' };
   if (process.platform !== 'linux') return { ok: false, reason: `ENOSYS (bpf() exists only on Linux, this is ${process.platform})` };
   if (process.arch !== 'x64') return { ok: false, reason: `ENOSYS (bpfjit's kernel oracle needs x86-64, this is ${process.arch})` };
   let l: Libc;

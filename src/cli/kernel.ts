@@ -1,0 +1,124 @@
+// `bpfjit kernel jit|run`: the running kernel as the reference — what its JIT made of a program (the
+// corpus's NAME.kernel.json fields) and what the program did when run once. Also the shared handling of
+// "bpf() not permitted here" (one line, exit 3) for every command that needs the kernel.
+import { BpfError, UsageError } from '../errors.js';
+import { DEFAULT_ENV, parseEnv, type RunEnv } from '../env.js';
+import { encode } from '../isa/codec.js';
+import { BpfUnavailableError, ProgLoadError, SyscallError, runInKernel, type KernelRecord } from '../kernel/index.js';
+import { Exit, parseCommandArgs, type Command } from './command.js';
+import { readProgram } from './input.js';
+import { readInput } from './io.js';
+
+/** Runs fn; maps "bpf() not permitted" to one line + exit 3 and kernel refusals to exit 1. */
+export async function withKernel(cmd: string, fn: () => Promise<number> | number): Promise<number> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof BpfUnavailableError) {
+      console.error(`bpfjit ${cmd}: ${e.message}`);
+      return Exit.NOT_PERMITTED;
+    }
+    if (e instanceof ProgLoadError) {
+      const log = e.log.trimEnd().split('\n').slice(-20).join('\n');
+      console.error(`bpfjit ${cmd}: the kernel refused the program (${e.message.split(':')[1]?.trim() ?? e.message})${log ? `; verifier log:\n${log}` : ''}`);
+      return Exit.BAD_INPUT;
+    }
+    if (e instanceof SyscallError) throw new BpfError({ message: e.message });
+    throw e;
+  }
+}
+
+/** The program's bytecode (corpus placeholders allowed) and its environment: --env, else NAME.json, else none. */
+export function programAndEnv(path: string, envPath: string | undefined): { bin: Uint8Array; env: RunEnv; name: string } {
+  const input = readProgram(path, { validate: false });
+  const src = envPath ?? input.sidecarPath;
+  let env = DEFAULT_ENV;
+  if (src !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readInput(src).toString('utf8'));
+    } catch (e) {
+      if (e instanceof BpfError) throw e;
+      throw new BpfError({ message: `${src}: not valid JSON (${(e as Error).message})` });
+    }
+    env = parseEnv(json, src);
+  }
+  const name = path.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
+  return { bin: encode(input.prog), env, name };
+}
+
+const HELP = `Usage: bpfjit kernel jit PROG [--env ENV.json] [--format json|hex]
+       bpfjit kernel run PROG [--env ENV.json] [--json]
+
+Loads PROG into the running kernel (BPF_PROG_TYPE_SYSCALL, sleepable, GPL) and reports what the kernel
+did. PROG is raw bytecode (.bin), .hex or .s in the corpus convention: ld_imm64 src 1 / src 2 with imm 0
+name the arena map / an address in it, kfunc calls (src 2) carry a key of the env's "kfuncs" table.
+ENV.json is the corpus sidecar format (arena, kfuncs, prefault, ctx); default: NAME.json beside a .bin.
+
+  jit   the JIT image and the verified program, as the corpus's NAME.kernel.json fields: jited, xlated,
+        xlated_resolved (PROBE_MEM32 marks from the image, map pointers, helper imm = target - call_base),
+        image_base/ksyms/func_lens, call_base, kern_vm_start, user_vm_start, map_ptr, kfunc_addrs, plus
+        stack_depths (verifier), return_thunk and this_cpu_off (this kernel's build).
+        --format json (default) | hex (one "field: value" line each)
+  run   runs the program once (BPF_PROG_TEST_RUN) and prints the result; --json gives the shape of
+        'bpfjit run --json': {"retval", "ctx", "arenaPages", "arenaAllocated", "fault": null}. The kernel
+        returns only the low 32 bits of r0, so there is no "r0" field.
+
+Needs bpf(): root or CAP_BPF+CAP_PERFMON on Linux x86-64. Where it is not permitted the command says why
+in one line and exits 3; BPFJIT_NO_BPF=1 forces that path.`;
+
+function jitFields(r: KernelRecord): Record<string, unknown> {
+  const { retval: _r, ctx_out: _c, run_ns: _n, arena_pages_after: _p, arena_allocated_after: _a, ...rest } = r;
+  return rest;
+}
+
+/** The `bpfjit run --json` shape of a kernel run. */
+export function runJson(r: KernelRecord): Record<string, unknown> {
+  return {
+    retval: r.retval,
+    ctx: r.ctx_out,
+    arenaPages: r.arena_pages_after ?? {},
+    arenaAllocated: r.arena_allocated_after ?? [],
+    fault: null,
+  };
+}
+
+export const kernelCmd: Command = {
+  name: 'kernel',
+  summary: 'the running kernel as reference: its JIT image (kernel jit) and result (kernel run)',
+  help: HELP,
+  run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      env: { type: 'string' },
+      format: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const [sub, path, ...extra] = positionals;
+    if (sub !== 'jit' && sub !== 'run') throw new UsageError(`expected 'kernel jit PROG' or 'kernel run PROG', got '${sub ?? ''}'`);
+    if (path === undefined) throw new UsageError(`kernel ${sub}: missing PROG`);
+    if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
+    const format = (values.format as string | undefined) ?? 'json';
+    if (format !== 'json' && format !== 'hex') throw new UsageError(`--format: expected json or hex, got '${format}'`);
+    if (sub === 'jit' && values.json === true) throw new UsageError('kernel jit: use --format json');
+    if (sub === 'run' && values.format !== undefined) throw new UsageError('kernel run: use --json');
+    return withKernel(`kernel ${sub}`, () => {
+      const { bin, env, name } = programAndEnv(path, values.env as string | undefined);
+      if (sub === 'jit') {
+        const { record } = runInKernel(bin, env, { name, run: false });
+        const fields = jitFields(record);
+        if (format === 'json') console.log(JSON.stringify(fields, null, 1));
+        else for (const [k, v] of Object.entries(fields)) console.log(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+        return Exit.OK;
+      }
+      const { record } = runInKernel(bin, env, { name, run: true });
+      if (values.json === true) console.log(JSON.stringify(runJson(record)));
+      else {
+        console.log(`retval ${record.retval} (0x${(record.retval ?? 0).toString(16)})`);
+        console.log(`ctx ${record.ctx_out}`);
+        console.log(`arena allocated pages: ${(record.arena_allocated_after ?? []).join(' ') || '(none)'}`);
+        for (const [pg, data] of Object.entries(record.arena_pages_after ?? {})) console.log(`arena page ${pg}: ${data}`);
+      }
+      return Exit.OK;
+    });
+  },
+};

@@ -1,0 +1,123 @@
+// The kernel-backed commands: `kernel jit`, `kernel run`, `diff` — their output against the recorded
+// corpus, and the "bpf() not permitted" path (forced with BPFJIT_NO_BPF=1, and as an unprivileged user).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { kernelCmd } from '../../src/cli/kernel.js';
+import { diffCmd } from '../../src/cli/diff.js';
+import { bpfAvailability, compareKernelRecords, type KernelRecord } from '../../src/kernel/index.js';
+import { FIXTURE_CORPUS_DIR, REPO_ROOT, fixturePrograms } from '../helpers/corpus.js';
+
+const avail = bpfAvailability();
+if (!avail.ok) console.log(`test/kernel/cli: kernel-backed cases SKIPPED, bpf() not permitted here: ${avail.reason}`);
+
+const P0 = join(FIXTURE_CORPUS_DIR, 'kernel-corpus/p00000_s11.bin');
+
+async function capture(run: () => Promise<number> | number): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const l = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const e = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  try {
+    const code = await run();
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    l.mockRestore();
+    e.mockRestore();
+  }
+}
+
+afterEach(() => {
+  delete process.env.BPFJIT_NO_BPF;
+});
+
+describe('bpf() not permitted', () => {
+  test.each([
+    ['kernel', ['jit', P0]],
+    ['kernel', ['run', P0, '--json']],
+    ['diff', [P0]],
+  ])('BPFJIT_NO_BPF=1 %s %s: one line, exit 3', async (cmd, args) => {
+    process.env.BPFJIT_NO_BPF = '1';
+    const c = cmd === 'kernel' ? kernelCmd : diffCmd;
+    const r = await capture(() => c.run(args));
+    expect(r.code).toBe(3);
+    expect(r.out).toBe('');
+    expect(r.err.split('\n')).toHaveLength(1);
+    expect(r.err).toMatch(/^bpfjit (kernel (jit|run)|diff): bpf\(\) not permitted: disabled by BPFJIT_NO_BPF$/);
+  });
+
+  const dist = join(REPO_ROOT, 'dist/cli/main.js');
+  const canDrop = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && existsSync(dist);
+  if (!canDrop) console.log('test/kernel/cli: unprivileged-user case SKIPPED (needs root, setpriv and a built dist/)');
+  test.skipIf(!canDrop)('as user nobody: EPERM in one line, exit 3', () => {
+    const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist, 'kernel', 'jit', P0], { encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim()).toMatch(/^bpfjit kernel jit: bpf\(\) not permitted: EPERM \(needs root or CAP_BPF\+CAP_PERFMON\)$/);
+  });
+});
+
+describe.skipIf(!avail.ok)('with the kernel', () => {
+  const progs = fixturePrograms();
+
+  test('kernel jit --format json gives the recorded fields (up to addresses)', async () => {
+    for (const p of progs.slice(0, 8)) {
+      const r = await capture(() => kernelCmd.run(['jit', join(p.dir, `${p.name}.bin`)]));
+      expect(r.code).toBe(0);
+      const rec = JSON.parse(r.out) as KernelRecord;
+      expect(rec.retval).toBeUndefined();
+      expect(compareKernelRecords(p.kernel(), rec, false)).toEqual([]);
+    }
+  });
+
+  test('kernel jit --format hex prints one field per line', async () => {
+    const r = await capture(() => kernelCmd.run(['jit', P0, '--format', 'hex']));
+    expect(r.code).toBe(0);
+    const rec: Record<string, unknown> = {};
+    for (const line of r.out.split('\n')) {
+      const m = /^([a-z_0-9]+): (.*)$/.exec(line);
+      expect(m, line).not.toBeNull();
+      rec[m![1]!] = /^[[{]|^null$|^true$/.test(m![2]!) ? JSON.parse(m![2]!) : m![2]!;
+    }
+    expect(compareKernelRecords(progs[0]!.kernel(), rec as unknown as KernelRecord, false)).toEqual([]);
+  });
+
+  test('kernel run --json gives the recorded result', async () => {
+    for (const p of progs.filter((q) => q.sidecar().deterministic !== false).slice(0, 12)) {
+      const r = await capture(() => kernelCmd.run(['run', join(p.dir, `${p.name}.bin`), '--json']));
+      expect(r.code).toBe(0);
+      const k = p.kernel();
+      const res = JSON.parse(r.out) as Record<string, unknown>;
+      const uvsFixed = (p.sidecar().arena?.map_extra ?? 1) !== 0;
+      expect(res.retval).toBe(k.retval);
+      if (uvsFixed) {
+        expect(res.ctx).toBe(k.ctx_out);
+        expect(res.arenaPages).toEqual(k.arena_pages_after);
+      }
+      expect(res.arenaAllocated).toEqual(k.arena_allocated_after);
+      expect(res.fault).toBeNull();
+      expect(res).not.toHaveProperty('r0');
+    }
+  });
+
+  test('a program the verifier refuses: exit 1 with the verifier message', async () => {
+    const { writeFileSync, mkdtempSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/bpfjit-kernel-');
+    const bad = join(dir, 'bad.bin');
+    writeFileSync(bad, Buffer.from('9500000000000000', 'hex')); // exit with r0 never written
+    const r = await capture(() => kernelCmd.run(['jit', bad]));
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/refused the program \(EACCES\)/);
+    expect(r.err).toMatch(/R0 !read_ok/);
+  });
+
+  test('diff: bpfjit equals the kernel (up to this kernel\'s return thunk) on the fixtures', async () => {
+    for (const p of progs) {
+      const r = await capture(() => diffCmd.run([join(p.dir, `${p.name}.bin`)]));
+      const identical = r.code === 0 && /^identical \(\d+ bytes\)$/.test(r.out);
+      const onlyReturns = r.code === 1 && /note: the only differences are returns/.test(r.out);
+      expect(identical || onlyReturns, `${p.id}\n${r.out}\n${r.err}`).toBe(true);
+    }
+  });
+});
