@@ -5,9 +5,7 @@ import { demo } from './demo.js';
 import { disasm } from './disasm.js';
 import { info } from './info.js';
 import { jitCmd } from './jit.js';
-import { dumpCmd } from './dump.js';
 import { kernelCmd } from './kernel.js';
 import { diffCmd } from './diff.js';
-import { conformance, conformancePlugin } from './conformance.js';
 
-export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, dumpCmd, kernelCmd, diffCmd, conformance, conformancePlugin];
+export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, kernelCmd, diffCmd];
