@@ -10,7 +10,7 @@ import { type ArenaAttr, ArenaConfigError, placeUserRange, validateArenaAttr } f
 import { defaultPageMemory, type HostPage, type PageMemory } from './host.js';
 import { ArenaFault } from './fault.js';
 import { RangeTree } from './range-tree.js';
-import { readKern, readUser, readUserUint, writeKern, writeUser, writeUserUint } from './views.js';
+import { bigintToLe, leToBigint, readKern, readUser, readUserUint, writeKern, writeUser, writeUserUint } from './views.js';
 
 const SHIFT = BigInt(PAGE_SHIFT);
 const PAGE = BigInt(PAGE_SIZE);
@@ -286,6 +286,20 @@ export class Arena {
   }
   writeKern(off32: number, data: Uint8Array): boolean {
     return writeKern(this, off32, data);
+  }
+  /** Kernel-view scalar load (little-endian); null when a byte's page is missing (the ArenaView shape of src/interp). */
+  read(off32: number, size: 1 | 2 | 4 | 8): bigint | null {
+    return this.kernPresent(off32, size) ? leToBigint(readKern(this, off32, size)) : null;
+  }
+  /** Kernel-view scalar store; false and nothing written when a byte's page is missing. */
+  write(off32: number, size: 1 | 2 | 4 | 8, value: bigint): boolean {
+    return this.kernPresent(off32, size) && writeKern(this, off32, bigintToLe(value, size));
+  }
+  get noUserConv(): boolean {
+    return (this.flags & ArenaFlag.NO_USER_CONV) !== 0;
+  }
+  private kernPresent(off32: number, size: number): boolean {
+    return this.pageAtKernOffset(off32) !== undefined && this.pageAtKernOffset(off32 + size - 1) !== undefined;
   }
 
   /** Unmaps everything (telling listeners) and returns host memory. The arena is unusable afterwards. */

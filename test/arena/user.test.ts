@@ -167,3 +167,20 @@ describe('events and host memory', () => {
     a.dispose();
   });
 });
+
+describe('scalar kernel view (the ArenaView shape src/interp plugs in)', () => {
+  test('read/write by 32-bit offset: null/false on missing pages, values little-endian', () => {
+    const a = mk(4, M | ArenaFlag.NO_USER_CONV);
+    const view: Pick<Arena, 'read' | 'write'> = a;
+    expect(a.noUserConv).toBe(true);
+    expect(view.read(0x1000, 8)).toBeNull();
+    expect(view.write(0x1000, 4, 5n)).toBe(false);
+    a.allocPages(U + P, 1, -1, 0);
+    expect(view.write(0x1ffc, 4, 0x11223344n)).toBe(true);
+    expect(view.read(0x1ffc, 4)).toBe(0x11223344n);
+    expect(a.readU8(U + P + 0xffcn)).toBe(0x44);
+    expect(view.write(0x1ffc, 8, 1n)).toBe(false); // crosses into missing page 2: nothing written
+    expect(view.read(0x1ffc, 4)).toBe(0x11223344n);
+    expect(view.read(0xffffffff, 2)).toBeNull();
+  });
+});
