@@ -29,6 +29,8 @@ export interface BtfMember {
 
 export interface BtfType {
   readonly id: number;
+  /** Byte offset of the type record inside the .BTF section. */
+  readonly at: number;
   readonly kind: number;
   readonly name: string;
   /** INT/STRUCT/UNION/ENUM/DATASEC/FLOAT: size; PTR/TYPEDEF/modifiers/FUNC/VAR/DECL_TAG: referenced type. */
@@ -77,7 +79,7 @@ export function parseBtf(data: Uint8Array, base: number): Btf {
   const strings = data.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
   if (strLen > 0 && strings[strLen - 1] !== 0) fail(base + hdrLen + strOff + strLen - 1, 'string section does not end with NUL');
 
-  const types: BtfType[] = [{ id: 0, kind: BtfKind.UNKN, name: 'void', sizeOrType: 0, vlen: 0, members: [], extra: 0 }];
+  const types: BtfType[] = [{ id: 0, at: 0, kind: BtfKind.UNKN, name: 'void', sizeOrType: 0, vlen: 0, members: [], extra: 0 }];
   let p = hdrLen + typeOff;
   const end = p + typeLen;
   const need = (n: number, what: string): void => {
@@ -140,7 +142,7 @@ export function parseBtf(data: Uint8Array, base: number): Btf {
       default:
         fail(base + at + 4, `type ${types.length}: unknown kind ${kind}`);
     }
-    types.push({ id: types.length, kind, name, sizeOrType, vlen, members, ...(array ? { array } : {}), extra });
+    types.push({ id: types.length, at, kind, name, sizeOrType, vlen, members, ...(array ? { array } : {}), extra });
   }
   const btf: Btf = { types, strings, base };
   // Every referenced type id must exist, so later walks never index outside the table.

@@ -4,3 +4,4 @@ export { loadObject, programEnv, sourceLineAt, findProgram, sectionProgType, typ
 export { mapTypeName } from './maps.js';
 export { parseElf, EM_BPF, RelType, type ElfFile, type ElfSection, type ElfSymbol } from './elf.js';
 export { isElf } from './detect.js';
+export { kernelBtf } from './sanitize.js';

@@ -84,12 +84,13 @@ function arenaLayout(elf: ElfFile, maps: readonly BpfMapSpec[], opts: LoadOption
   };
 }
 
-function funcMeta(btf: Btf | null, ext: BtfExt | null, sec: ElfSection, start: number): { params: string[]; arenaArgs: number[] } {
+function funcMeta(btf: Btf | null, ext: BtfExt | null, sec: ElfSection, start: number): { btfTypeId: number; params: string[]; arenaArgs: number[] } {
   const rec = ext?.funcInfo.get(sec.name)?.find((r) => r.insn === start);
-  if (!btf || !rec) return { params: [], arenaArgs: [] };
+  if (!btf || !rec) return { btfTypeId: 0, params: [], arenaArgs: [] };
   const fn = btfType(btf, rec.typeId);
   const proto = btfType(btf, fn.sizeOrType);
   return {
+    btfTypeId: fn.id,
     params: proto.kind === BtfKind.FUNC_PROTO ? proto.members.map((m) => m.name) : [],
     arenaArgs: arenaArgs(btf).get(fn.id) ?? [],
   };

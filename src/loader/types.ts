@@ -14,6 +14,8 @@ export interface BpfFunction {
   readonly section: string;
   /** Global (STB_GLOBAL) functions are verified on their own by the kernel; static ones are inlined in the caller's verification. */
   readonly global: boolean;
+  /** BTF id of the function's FUNC type (func_info), 0 without BTF. */
+  readonly btfTypeId: number;
   /** Parameter names from BTF (empty without BTF). */
   readonly params: readonly string[];
   /** Indices of parameters tagged decl_tag("arg:arena") (`__arg_arena`). */
