@@ -82,7 +82,9 @@ export function placeUserRange(
     if (len > fixedRange) fail('E2BIG', `mmap length ${hex(len)} exceeds the arena's ${hex(fixedRange)}`);
     if (len !== fixedRange) fail('EINVAL', `mmap length ${hex(len)} differs from the arena's ${hex(fixedRange)}`);
     if (addr !== fixedStart) fail('EINVAL', `mmap address ${hex(addr)} differs from user_vm_start ${hex(fixedStart)}`);
-    // Measured on the reference kernel (not derived from the source): a fixed start with bit 63 set gives EFAULT.
+    // The kernel's "does it cross 4 GiB" test shifts the (signed long) start arithmetically but start + len - 1
+    // (unsigned) logically: with bit 63 set they never agree, so it hits WARN_ON_ONCE(user_vm_start) → EFAULT
+    // (confirmed on the reference kernel, which logs the warning).
     if (fixedStart >= 1n << 63n) fail('EFAULT', `user_vm_start ${hex(fixedStart)} is not a user address`);
     return { start: fixedStart, end: checkTaskSize(fixedStart, len) };
   }

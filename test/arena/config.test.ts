@@ -99,7 +99,7 @@ describe('address layout', () => {
     expect(errnoOf(() => a.mmap(0x7f0000000000n, 0x5000n))).toBe('E2BIG');
     expect(a.mmap(0x7f0000000000n)).toEqual({ start: 0x7f0000000000n, end: 0x7f0000004000n });
   });
-  test('the mapping must end inside user space (TASK_SIZE 0x7ffffffff000); bit 63 set gives EFAULT (measured)', () => {
+  test('the mapping must end inside user space (TASK_SIZE 0x7ffffffff000); bit 63 set gives EFAULT (signed/unsigned shift mismatch)', () => {
     expect(errnoOf(() => placeUserRange(0x7ffffffff000n, 0x1000n, 0x1000n, 0x7ffffffff000n))).toBe('ENOMEM');
     expect(placeUserRange(0x7fffffffe000n, 0x1000n, 0x1000n, 0x7fffffffe000n).end).toBe(0x7ffffffff000n);
     expect(errnoOf(() => placeUserRange(0x800000000000n, 0x1000n, 0x1000n, 0x800000000000n))).toBe('ENOMEM');

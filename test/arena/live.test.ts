@@ -112,7 +112,7 @@ const CREATE_CASES: Scenario[] = [
   { pages: 1, flags: 0, map_extra: String(0x7fffffffe000n), ops: [] },
   { pages: 2, flags: 0, map_extra: String(0x7fffffffe000n), ops: [] },
   { pages: 1, flags: 0, map_extra: String(0x800000000000n), ops: [] },
-  { pages: 1, flags: 0, map_extra: String(0xffff800000000000n), ops: [] },
+  // (A map_extra with bit 63 set would also fail, with EFAULT, but through a WARN_ON_ONCE in the kernel log.)
   ...Array.from({ length: 32 }, (_, b) => b)
     .filter((b) => b !== 10 && b !== 17 && b !== 18)
     .map((b) => ({ pages: 1, flags: 2 ** b, map_extra: '0', ops: [] })),
