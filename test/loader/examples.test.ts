@@ -4,7 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadObject, parseElf, programEnv, sourceLineAt, findProgram, type BpfObject, type BpfProgram } from '../../src/loader/index.js';
+import { kernelBtf, loadObject, parseElf, programEnv, sourceLineAt, findProgram, type BpfObject, type BpfProgram } from '../../src/loader/index.js';
+import { BtfKind, parseBtf } from '../../src/loader/btf.js';
 import { LD_IMM64, PseudoCall, PseudoLd } from '../../src/isa/opcodes.js';
 import { imm64 } from '../../src/isa/insn.js';
 
@@ -112,6 +113,25 @@ describe.each(EXAMPLES)('%s', (file) => {
         expect(secName(sym.shndx)).toBe('.text');
         expect(f.slots).toBe(sym.size / 8);
         expect(f.global).toBe(sym.bind === 1);
+      }
+    }
+  });
+
+  it('kernelBtf fills DATASEC sizes and offsets from the ELF and drops extern linkage', () => {
+    const btf = parseBtf(kernelBtf(bytesOf(file))!, 0);
+    for (const t of btf.types) {
+      if (t.kind === BtfKind.FUNC) {
+        expect(t.vlen).toBeLessThan(2);
+        for (const p of btf.types[t.sizeOrType]!.members) expect(p.type === 0 || p.name !== '').toBe(true);
+      }
+      if (t.kind !== BtfKind.DATASEC) continue;
+      for (const m of t.members) expect(btf.types[m.type]!.kind).toBe(BtfKind.VAR);
+      const sec = exp.sections.find((x) => x.name === t.name);
+      if (!sec) continue;
+      expect(t.sizeOrType).toBe(sec.size);
+      for (const m of t.members) {
+        const sym = exp.symbols.find((x) => x.name === btf.types[m.type]!.name && x.shndx === sec.index);
+        if (sym) expect(m.offset).toBe(sym.value);
       }
     }
   });

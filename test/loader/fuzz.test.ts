@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
-import { loadObject, parseElf, programEnv } from '../../src/loader/index.js';
+import { kernelBtf, loadObject, parseElf, programEnv } from '../../src/loader/index.js';
 import { formatObjectInfo } from '../../src/cli/info.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -26,6 +26,7 @@ function tryLoad(bytes: Uint8Array, recipe: string): 'ok' | 'error' {
     const obj = loadObject(bytes);
     for (const p of obj.programs) programEnv(obj, p);
     formatObjectInfo(obj);
+    kernelBtf(bytes);
     return 'ok';
   } catch (e) {
     if (e instanceof BpfError) {
