@@ -5,7 +5,10 @@ import { demo } from './demo.js';
 import { disasm } from './disasm.js';
 import { info } from './info.js';
 import { jitCmd } from './jit.js';
+import { dumpCmd } from './dump.js';
 import { kernelCmd } from './kernel.js';
 import { diffCmd } from './diff.js';
+import { conformance, conformancePlugin } from './conformance.js';
+import { run } from './run.js';
 
-export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, kernelCmd, diffCmd];
+export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, dumpCmd, kernelCmd, diffCmd, conformance, conformancePlugin, run];

@@ -1,0 +1,180 @@
+// `bpfjit run`: front end → JIT → Unicorn engine, with the program's environment (sidecar / ENV.json).
+import { readFileSync } from 'node:fs';
+import { BpfError, UsageError } from '../errors.js';
+import { parseEnv, type RunEnv } from '../env.js';
+import { Engine, LAYOUT, type RunResult } from '../emu/index.js';
+import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
+import { frontEnd } from '../jit/frontend/index.js';
+import { jit } from '../jit/index.js';
+import type { Program } from '../isa/insn.js';
+import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
+import { readProgram } from './input.js';
+
+const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n;
+
+const HELP = `Usage: bpfjit run PROG [options]
+
+Compiles PROG like Linux 6.18 (verifier rewrites, x86-64 JIT) and runs the machine code on an emulated CPU
+(Unicorn) with a kernel-like stack, context, helpers, kfuncs and arena.
+
+PROG: .bin (raw bytecode; NAME.json beside it is the default environment), .s (assembler text), hex.
+Options:
+  --env ENV.json       environment (corpus sidecar format: arena, kfuncs, prefault, ctx)
+  --ctx HEX            context bytes (r1), overrides the environment's
+  --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)
+  --max-insns N        x86 instruction budget (exact, but counting slows emulation ~20x)
+  --timeout MS         wall-clock limit (default 10000)
+  --trace              print each BPF instruction as executed, with the registers it changed
+  --repeat N           run N times on one engine and report the time per run
+  --arena-dump         print the arena's non-zero pages
+  --json               machine-readable result
+Exit status: 0 ok, 1 bad input or a fault/limit in the program, 2 usage.`;
+
+function loadEnv(path: string | undefined, sidecar: string | undefined): RunEnv {
+  const p = path ?? sidecar;
+  if (!p) return parseEnv({});
+  let text: string;
+  try {
+    text = readFileSync(p, 'utf8');
+  } catch (e) {
+    throw new BpfError({ message: `cannot read ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+  }
+  try {
+    return parseEnv(JSON.parse(text), p);
+  } catch (e) {
+    if (e instanceof BpfError) throw e;
+    throw new BpfError({ message: `${p}: invalid JSON (${(e as Error).message})` });
+  }
+}
+
+const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+function faultJson(r: RunResult): object | null {
+  const f = r.fault;
+  if (!f) return null;
+  return {
+    kind: f.kind,
+    message: f.message,
+    x86: f.x86Address === null ? null : hex(f.x86Address),
+    x86Text: f.x86Text,
+    exact: f.exact,
+    func: f.func,
+    insn: f.pc,
+    address: f.accessAddress === null ? null : hex(f.accessAddress),
+  };
+}
+
+export const run: Command = {
+  name: 'run',
+  summary: 'JIT a program and run the x86-64 code on an emulated CPU',
+  help: HELP,
+  run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      env: { type: 'string' },
+      ctx: { type: 'string' },
+      dialect: { type: 'string' },
+      'max-insns': { type: 'string' },
+      timeout: { type: 'string' },
+      trace: { type: 'boolean' },
+      repeat: { type: 'string' },
+      'arena-dump': { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    if (positionals.length !== 1) throw new UsageError('expected exactly one program');
+    const dialect = (values.dialect as string | undefined) ?? 'standard';
+    if (dialect !== 'standard' && dialect !== 'kernel-xlated') throw new UsageError(`--dialect: expected standard or kernel-xlated, got '${dialect}'`);
+    const input = readProgram(positionals[0]!, { dialect });
+    const env = loadEnv(values.env as string | undefined, input.sidecarPath);
+    const ctxHex = (values.ctx as string | undefined) ?? env.ctx;
+    if (!/^([0-9a-fA-F]{2})*$/.test(ctxHex)) throw new UsageError('--ctx: expected hex bytes');
+    const maxInsns = values['max-insns'] === undefined ? undefined : parseIntOption('max-insns', values['max-insns'] as string, 1);
+    const timeoutMs = values.timeout === undefined ? undefined : parseIntOption('timeout', values.timeout as string, 1);
+    const repeat = values.repeat === undefined ? 1 : parseIntOption('repeat', values.repeat as string, 1, 10_000_000);
+
+    const engine = new Engine();
+    let arena: Arena | null = null;
+    try {
+      if (env.arena) {
+        arena = arenaFromSpec(env.arena);
+        applyPrefault(arena, env.prefault);
+      }
+      let prog: Program = input.prog;
+      let stackDepth: readonly number[] | undefined;
+      if (dialect === 'standard') {
+        const fe = frontEnd(prog, {
+          callBase: engine.callBase,
+          resolveCall: (c) =>
+            c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
+          kfuncs: env.kfuncs,
+          arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
+          jiffiesAddr: engine.inlineSymbols.jiffies,
+          cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
+        });
+        prog = fe.prog;
+        stackDepth = fe.stackDepth;
+      }
+      const result = jit(prog, {
+        callBase: engine.callBase,
+        kernVmStart: arena?.kernVmStart,
+        userVmStart: arena?.userVmStart,
+        stackDepth,
+        thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
+      });
+      engine.load(result.functions);
+      engine.setArena(arena);
+      const ctx = new Uint8Array(Buffer.from(ctxHex, 'hex'));
+      const trace = values.trace === true;
+      const names = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'r10', 'ax'];
+      let r = engine.run({
+        ctx,
+        maxInsns,
+        timeoutMs,
+        trace: trace
+          ? (s) => console.log(`insn ${s.pc}${s.func ? ` (function ${s.func})` : ''}: ${s.changed.map(([reg, v]) => `${names[reg]}=${hex(v)}`).join(' ')}`)
+          : undefined,
+      });
+      let perRunNs: number | null = null;
+      if (repeat > 1 && !r.fault) {
+        let total = 0;
+        for (let i = 1; i < repeat; i++) {
+          r = engine.run({ ctx, maxInsns, timeoutMs });
+          total += r.timeNs;
+          if (r.fault) break;
+        }
+        perRunNs = total / (repeat - 1);
+      }
+      const pages = arena ? dumpPages(arena) : {};
+      if (values.json === true) {
+        console.log(JSON.stringify({
+          retval: r.retval,
+          r0: hex(r.r0),
+          ctx: Buffer.from(r.ctx).toString('hex'),
+          arenaPages: pages,
+          arenaAllocated: arena ? allocatedPages(arena) : [],
+          insns: r.insns,
+          output: r.output,
+          arenaFaults: r.arenaFaults.map((f) => ({ insn: f.pc, func: f.func, kind: f.kind, offset: f.arenaOffset })),
+          timeNs: r.timeNs,
+          perRunNs,
+          fault: faultJson(r),
+        }));
+      } else {
+        for (const line of r.output) console.log(`printk: ${line}`);
+        console.log(`retval ${r.retval} (r0 ${hex(r.r0)})`);
+        if (ctx.length > 0) console.log(`ctx ${Buffer.from(r.ctx).toString('hex')}`);
+        if (r.arenaFaults.length > 0) console.log(`arena faults resolved by the exception table: ${r.arenaFaults.length}`);
+        if (r.insns !== null) console.log(`x86 instructions: ${r.insns}`);
+        if (perRunNs !== null) console.log(`time per run: ${(perRunNs / 1000).toFixed(2)} us (${repeat} runs)`);
+        if (values['arena-dump'] === true) for (const [pg, h] of Object.entries(pages)) console.log(`arena page ${pg}: ${h}`);
+      }
+      if (r.fault) {
+        console.error(`bpfjit run: ${r.fault.kind === 'timeout' || r.fault.kind === 'insn-limit' ? 'limit' : 'fault'}: ${r.fault.message}${r.fault.x86Text ? ` [${r.fault.x86Text}]` : ''}`);
+        return Exit.BAD_INPUT;
+      }
+      return Exit.OK;
+    } finally {
+      engine.close();
+      arena?.dispose();
+    }
+  },
+};
