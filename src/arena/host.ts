@@ -1,7 +1,7 @@
 // Host memory behind arena pages. Each page is 4096 bytes of page-aligned native memory with a stable address,
 // so the emulator can map the same bytes at the kernel and the user address (uc_mem_map_ptr).
-// Pages come from anonymous mmap slabs (zeroed by the OS) and are recycled zeroed; slabs are only returned
-// to the OS by dispose(), after every page is unmapped from the emulator.
+// Pages come from anonymous mmap slabs (zeroed by the OS, committed only when touched) and are recycled
+// zeroed (madvise DONTNEED); slabs are only unmapped by dispose(), after every page left the emulator.
 import { createRequire } from 'node:module';
 import { PAGE_SIZE } from './constants.js';
 
@@ -32,6 +32,8 @@ export class JsPageMemory implements PageMemory {
 interface NativeApi {
   mmap(len: number): bigint | null;
   munmap(addr: bigint, len: number): void;
+  /** madvise(MADV_DONTNEED): the kernel drops the page; it reads as zeros again. False on failure. */
+  discard(addr: bigint, len: number): boolean;
   view(addr: bigint, len: number): ArrayBuffer;
 }
 
@@ -52,6 +54,8 @@ function loadNative(): NativeApi | null {
     const libc = koffi.load('libc.so.6');
     const mmap = libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)');
     const munmap = libc.func('int munmap(void *addr, size_t len)');
+    const madvise = libc.func('int madvise(void *addr, size_t len, int advice)');
+    const MADV_DONTNEED = 4;
     const PROT_RW = 3;
     const MAP_PRIVATE_ANON = 0x22;
     nativeApi = {
@@ -62,6 +66,7 @@ function loadNative(): NativeApi | null {
       munmap(addr, len) {
         munmap(addr, len);
       },
+      discard: (addr, len) => madvise(addr, len, MADV_DONTNEED) === 0,
       view: (addr, len) => koffi.view(addr, len),
     };
   } catch {
@@ -96,7 +101,8 @@ export class NativePageMemory implements PageMemory {
   }
 
   release(page: HostPage): void {
-    page.bytes.fill(0);
+    // Giving the page back to the OS zeroes it without touching it (and frees the memory).
+    if (page.ptr === null || !this.api.discard(page.ptr, PAGE_SIZE)) page.bytes.fill(0);
     this.free.push(page);
   }
 

@@ -164,6 +164,9 @@ describe('events and host memory', () => {
     const again = a.pages()[5]!;
     expect(again.ptr).toBe(p5.ptr); // the freed host page is reused …
     expect(a.readU64(U + 5n * P)).toBe(0n); // … zeroed
+    expect(again.bytes.every((b) => b === 0)).toBe(true);
+    again.bytes.fill(0xff, 100, 200); // the view and the native memory are the same bytes
+    expect(a.readU8(U + 5n * P + 150n)).toBe(0xff);
     a.dispose();
   });
 });
