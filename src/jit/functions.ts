@@ -4,7 +4,7 @@
 
 import { insnError } from '../errors.js';
 import { Class, JmpOp, PseudoCall, insnClass, insnOp } from '../isa/opcodes.js';
-import type { Program } from '../isa/insn.js';
+import type { InsnTable } from './table.js';
 
 export interface FnRange {
   readonly firstPc: number;
@@ -22,56 +22,59 @@ function isPseudoCall(code: number, src: number): boolean {
 }
 
 /** Functions start at pc 0 and at every bpf-to-bpf call target. */
-export function splitFunctions(prog: Program): { fns: FnRange[]; funcOfPc: Int32Array } {
-  const isStart = new Uint8Array(prog.slots + 1);
-  const isInsn = new Uint8Array(prog.slots + 1);
-  for (const insn of prog.insns) isInsn[insn.pc] = 1;
-  isStart[0] = 1;
-  for (const insn of prog.insns) {
-    if (!isPseudoCall(insn.code, insn.src)) continue;
-    const t = insn.pc + insn.imm + 1;
-    if (t < 0 || t >= prog.slots || isInsn[t] === 0) throw insnError(insn.pc, `call target ${t} is not an instruction`);
-    isStart[t] = 1;
+export function splitFunctions(t: InsnTable, slots: number): { fns: FnRange[]; funcOfPc: Int32Array } {
+  const n = t.length;
+  // 1: an instruction starts here; 2: a function starts here.
+  const mark = new Uint8Array(slots + 1);
+  for (let i = 0; i < n; i++) mark[t.pc[i]!] = 1;
+  for (let i = 0; i < n; i++) {
+    if (!isPseudoCall(t.code[i]!, t.src[i]!)) continue;
+    const target = t.pc[i]! + t.imm[i]! + 1;
+    if (target < 0 || target >= slots || mark[target] === 0) throw insnError(t.pc[i]!, `call target ${target} is not an instruction`);
+    mark[target] = 2;
   }
+  if (n > 0) mark[t.pc[0]!] = 2;
   const fns: FnRange[] = [];
-  const funcOfPc = new Int32Array(prog.slots).fill(-1);
+  const funcOfPc = new Int32Array(slots);
   let cur = -1;
   let firstPc = 0;
   let first = 0;
-  prog.insns.forEach((insn, i) => {
-    if (isStart[insn.pc] === 1 && i > 0) {
-      fns.push({ firstPc, endPc: insn.pc, first, end: i });
-      firstPc = insn.pc;
+  for (let i = 0; i < n; i++) {
+    const pc = t.pc[i]!;
+    if (mark[pc] === 2) {
+      if (i > 0) fns.push({ firstPc, endPc: pc, first, end: i });
+      firstPc = pc;
       first = i;
+      cur++;
     }
-    if (isStart[insn.pc] === 1) cur++;
-    funcOfPc[insn.pc] = cur;
-    if (insn.code === 0x18 && insn.pc + 1 < prog.slots) funcOfPc[insn.pc + 1] = cur;
-  });
-  if (prog.insns.length > 0) fns.push({ firstPc, endPc: prog.slots, first, end: prog.insns.length });
+    funcOfPc[pc] = cur;
+    if (t.code[i] === 0x18 && pc + 1 < slots) funcOfPc[pc + 1] = cur;
+  }
+  if (n > 0) fns.push({ firstPc, endPc: slots, first, end: n });
   return { fns, funcOfPc };
 }
 
 /** Bit k: BPF r(6+k) appears as dst or src of some instruction (the kernel's detect_reg_usage). */
-export function calleeSavedUsed(prog: Program, fn: FnRange): number {
+export function calleeSavedUsed(t: InsnTable, fn: FnRange): number {
   let bits = 0;
   for (let i = fn.first; i < fn.end; i++) {
-    const insn = prog.insns[i]!;
-    if (insn.dst >= 6 && insn.dst <= 9) bits |= 1 << (insn.dst - 6);
-    if (insn.src >= 6 && insn.src <= 9) bits |= 1 << (insn.src - 6);
+    const d = t.dst[i]!;
+    const s = t.src[i]!;
+    if (d >= 6 && d <= 9) bits |= 1 << (d - 6);
+    if (s >= 6 && s <= 9) bits |= 1 << (s - 6);
   }
   return bits;
 }
 
 /** A function is tail-call reachable if it, or a function it calls (transitively), does a tail call. */
-export function tailCallReachable(prog: Program, fns: readonly FnRange[], funcOfPc: Int32Array): boolean[] {
+export function tailCallReachable(t: InsnTable, fns: readonly FnRange[], funcOfPc: Int32Array): boolean[] {
   const has = fns.map(() => false);
   const callees = fns.map(() => [] as number[]);
   fns.forEach((fn, f) => {
     for (let i = fn.first; i < fn.end; i++) {
-      const insn = prog.insns[i]!;
-      if (insn.code === TAIL_CALL) has[f] = true;
-      if (isPseudoCall(insn.code, insn.src)) callees[f]!.push(funcOfPc[insn.pc + insn.imm + 1]!);
+      const code = t.code[i]!;
+      if (code === TAIL_CALL) has[f] = true;
+      if (isPseudoCall(code, t.src[i]!)) callees[f]!.push(funcOfPc[t.pc[i]! + t.imm[i]! + 1]!);
     }
   });
   let changed = true;

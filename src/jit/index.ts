@@ -6,6 +6,7 @@
 import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
+import { insnTable } from './table.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
 import { stackDepth } from './stack.js';
 import type { JitFunction, JitOptions, JitResult } from './types.js';
@@ -43,7 +44,8 @@ export interface JitResultEx extends JitResult {
 
 /** JITs every function of a kernel-xlated program. Throws BpfError `insn N: reason` for bad input. */
 export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
-  const { fns, funcOfPc } = splitFunctions(prog);
+  const table = insnTable(prog);
+  const { fns, funcOfPc } = splitFunctions(table, prog.slots);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
   const consts: ProgConsts = {
     callBase: opts.callBase ?? JIT_DEFAULTS.callBase,
@@ -54,7 +56,7 @@ export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
     imageBases,
     funcOfPc,
   };
-  const tcr = tailCallReachable(prog, fns, funcOfPc);
+  const tcr = tailCallReachable(table, fns, funcOfPc);
   const a = new Assembler(new ByteSink(Math.max(4096, prog.slots * 16)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
@@ -62,12 +64,12 @@ export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
       index,
       firstPc: fn.firstPc,
       endPc: fn.endPc,
-      stackDepth: opts.stackDepth?.[index] ?? stackDepth(prog, fn),
-      calleeSaved: calleeSavedUsed(prog, fn),
+      stackDepth: opts.stackDepth?.[index] ?? stackDepth(table, fn),
+      calleeSaved: calleeSavedUsed(table, fn),
       tailCallReachable: tcr[index]!,
     };
     const st = newFnState(a, info, consts);
-    const out = runPasses(st, prog, fn.first, fn.end, multi);
+    const out = runPasses(st, table, fn.first, fn.end, multi);
     return {
       firstPc: fn.firstPc,
       endPc: fn.endPc,

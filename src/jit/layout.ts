@@ -5,13 +5,13 @@
 // then one more pass that produces the image.
 
 import { BpfError, insnError } from '../errors.js';
-import type { Insn, Program } from '../isa/insn.js';
 import { LD_IMM64 } from '../isa/opcodes.js';
 import { lowerInsn } from './lower/index.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { ExEntry } from './types.js';
-import { Assembler } from './x86/asm.js';
+import type { Assembler } from './x86/asm.js';
+import { type Cursor, type InsnTable, loadCursor, newCursor } from './table.js';
 
 export const MAX_PASSES = 20;
 export const PADDING_PASSES = MAX_PASSES - 5;
@@ -45,40 +45,58 @@ export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState 
   };
 }
 
-/**
- * One pass: prologue, then every instruction of the function. Returns the image length.
- * In the image pass (st.final) it also fills `starts` and checks every instruction ends where the
- * previous pass said it would.
- */
-export function emitPass(st: FnState, prog: Program, first: number, end: number, starts: Int32Array | null): number {
+/** Kinds of pass: the first lowers everything and records sizes; the middle ones re-lower only
+ *  the layout-dependent instructions (jumps, exits) and step over the rest by their recorded size;
+ *  the image pass lowers everything again and fills `starts`. */
+export const Pass = { FIRST: 0, JUMPS: 1, IMAGE: 2 } as const;
+export type Pass = (typeof Pass)[keyof typeof Pass];
+
+/** Per-function buffers reused across passes. */
+export interface PassBuffers {
+  readonly cursor: Cursor;
+  /** Code size of each instruction (index relative to the function's first instruction). */
+  readonly sizes: Int32Array;
+  /** Start offset of each slot plus the end (filled by the image pass). */
+  readonly starts: Int32Array;
+}
+
+/** One pass over the function; returns the image length. */
+export function emitPass(st: FnState, t: InsnTable, first: number, end: number, kind: Pass, buf: PassBuffers): number {
   const a = st.a;
   const s = a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
+  const { cursor, sizes, starts } = buf;
   s.pos = 0;
   s.reserve(256);
   st.seenExit = false;
   st.extable.length = 0;
   emitPrologue(st);
   addrs[0] = s.pos;
-  const insns = prog.insns;
   for (let i = first; i < end; i++) {
-    const insn: Insn = insns[i]!;
+    const local = t.pc[i]! - firstPc;
+    const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
+    if (kind === Pass.JUMPS && t.variable[i] === 0) {
+      s.pos += sizes[i - first]!;
+      addrs[endSlot] = s.pos;
+      continue;
+    }
     s.reserve(256);
     const start = s.pos;
-    const local = insn.pc - firstPc;
-    lowerInsn(st, insn);
+    loadCursor(t, i, cursor);
+    lowerInsn(st, cursor);
     const endPos = s.pos;
-    const endSlot = insn.code === LD_IMM64 ? local + 2 : local + 1;
-    if (endPos - start > MAX_INSN_SIZE) throw insnError(insn.pc, 'instruction expands to more than 128 bytes');
-    if (starts !== null) {
-      if (endPos !== addrs[endSlot]) throw insnError(insn.pc, 'internal error: layout changed in the image pass');
+    if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
+    if (kind === Pass.IMAGE) {
+      if (endPos !== addrs[endSlot]) throw insnError(cursor.pc, 'internal error: layout changed in the image pass');
       starts[local] = start;
       if (endSlot === local + 2) starts[local + 1] = endPos;
+    } else if (kind === Pass.FIRST) {
+      sizes[i - first] = endPos - start;
     }
     addrs[endSlot] = endPos;
   }
-  if (starts !== null) starts[addrs.length - 1] = s.pos;
+  if (kind === Pass.IMAGE) starts[addrs.length - 1] = s.pos;
   return s.pos;
 }
 
@@ -86,9 +104,9 @@ export function emitPass(st: FnState, prog: Program, first: number, end: number,
  * The pass loop. `extraPass` adds the final pass the kernel runs for programs with subprograms
  * once every function's address is known (padding on, addrs kept).
  */
-export function runPasses(st: FnState, prog: Program, first: number, end: number, extraPass: boolean): FnLayout {
+export function runPasses(st: FnState, t: InsnTable, first: number, end: number, extraPass: boolean): FnLayout {
   const n = st.fn.endPc - st.fn.firstPc;
-  const starts = new Int32Array(n + 1);
+  const buf: PassBuffers = { cursor: newCursor(), sizes: new Int32Array(end - first), starts: new Int32Array(n + 1) };
   let oldLen = 0;
   let image = false;
   let padding = false;
@@ -97,7 +115,8 @@ export function runPasses(st: FnState, prog: Program, first: number, end: number
     if (!padding && pass >= PADDING_PASSES) padding = true;
     st.padding = padding;
     st.final = image;
-    const len = emitPass(st, prog, first, end, image ? starts : null);
+    const kind = image ? Pass.IMAGE : pass === 0 ? Pass.FIRST : Pass.JUMPS;
+    const len = emitPass(st, t, first, end, kind, buf);
     if (image) {
       if (len !== oldLen) throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${len} != ${oldLen}` });
       break;
@@ -112,8 +131,8 @@ export function runPasses(st: FnState, prog: Program, first: number, end: number
   if (extraPass) {
     st.padding = true;
     st.final = true;
-    emitPass(st, prog, first, end, starts);
+    emitPass(st, t, first, end, Pass.IMAGE, buf);
     passes++;
   }
-  return { image: st.a.s.bytes(), starts, extable: st.extable.slice(), passes };
+  return { image: st.a.s.bytes(), starts: buf.starts, extable: st.extable.slice(), passes };
 }

@@ -4,8 +4,9 @@
 // control-flow graph tracks, per register, "r10 + k", "the constant k", or unknown.
 
 import { AluOp, Class, JmpOp, LD_IMM64, Mode, Src, insnClass, insnMode, insnOp, insnSrc } from '../isa/opcodes.js';
-import type { Insn, Program } from '../isa/insn.js';
 import type { FnRange } from './functions.js';
+import type { Cursor, InsnTable } from './table.js';
+import { loadCursor, newCursor } from './table.js';
 
 const NREGS = 12;
 const FP = 10;
@@ -15,11 +16,13 @@ const FPREL = 1;
 const CONST = 2;
 const UNKNOWN = 3;
 
-export function stackDepth(prog: Program, fn: FnRange): number {
+export function stackDepth(t: InsnTable, fn: FnRange): number {
   const n = fn.end - fn.first;
   if (n === 0) return 0;
-  const localOf = new Map<number, number>();
-  for (let i = 0; i < n; i++) localOf.set(prog.insns[fn.first + i]!.pc, i);
+  // Instruction index (relative to the function) of each slot, -1 for none.
+  const localOf = new Int32Array(fn.endPc - fn.firstPc + 1).fill(-1);
+  for (let i = 0; i < n; i++) localOf[t.pc[fn.first + i]! - fn.firstPc] = i;
+  const insn = newCursor();
   // Entry state of each instruction: kind and value per register.
   const kind = new Uint8Array(n * NREGS);
   const val = new Float64Array(n * NREGS);
@@ -66,7 +69,7 @@ export function stackDepth(prog: Program, fn: FnRange): number {
       k[r] = kind[i * NREGS + r]!;
       v[r] = val[i * NREGS + r]!;
     }
-    const insn = prog.insns[fn.first + i]!;
+    loadCursor(t, fn.first + i, insn);
     const next = transfer(insn, k, v, access);
     const cls = insnClass(insn.code);
     const op = insnOp(insn.code);
@@ -74,8 +77,9 @@ export function stackDepth(prog: Program, fn: FnRange): number {
       if (op === JmpOp.EXIT && cls === Class.JMP) continue;
       if (op !== JmpOp.CALL && op !== 0xf0) {
         const off = cls === Class.JMP32 && op === JmpOp.JA ? insn.imm : insn.off;
-        const t = localOf.get(insn.pc + 1 + off);
-        if (t !== undefined) merge(t);
+        const target = insn.pc + 1 + off - fn.firstPc;
+        const to = target >= 0 && target < localOf.length ? localOf[target]! : -1;
+        if (to >= 0) merge(to);
         if (op === JmpOp.JA) continue;
       }
     }
@@ -85,7 +89,7 @@ export function stackDepth(prog: Program, fn: FnRange): number {
 }
 
 /** Applies one instruction to the register state; returns false when it never falls through. */
-function transfer(insn: Insn, k: Uint8Array, v: Float64Array, access: (reg: number, off: number) => void): boolean {
+function transfer(insn: Cursor, k: Uint8Array, v: Float64Array, access: (reg: number, off: number) => void): boolean {
   const cls = insnClass(insn.code);
   const dst = insn.dst < NREGS ? insn.dst : 0;
   const src = insn.src < NREGS ? insn.src : 0;

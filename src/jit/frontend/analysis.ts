@@ -38,6 +38,7 @@ interface State {
 }
 
 const MAX_CALL_FRAMES = 8;
+const PATH_STATES = Number(process.env.BPFJIT_PATH_STATES ?? 16);
 const SIZE_OF: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 
 function joinState(a: State, b: State): State {
@@ -127,31 +128,34 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     const frame = chain.length - 1;
     const lo = starts[fn]!;
     const hi = starts[fn + 1]!;
-    const inStates: (State | undefined)[] = new Array(hi - lo);
+    // Path-sensitive up to PATH_STATES distinct states per instruction (like the verifier's exploration),
+    // then one widened (joined) state, so loops and branchy code still terminate.
+    const sets: { exact: State[]; widened?: State }[] = [];
+    for (let k = 0; k < hi - lo; k++) sets.push({ exact: [] });
     const regs0 = entry.slice();
     regs0[10] = { k: 'stack', frame, off: 0 };
-    inStates[0] = { regs: regs0, stack: new Map() };
-    const work: number[] = [lo];
-    const queued = new Uint8Array(hi - lo);
-    queued[0] = 1;
+    const first: State = { regs: regs0, stack: new Map() };
+    sets[0]!.exact.push(first);
+    const work: { pc: number; st: State }[] = [{ pc: lo, st: first }];
     let ret: Val = UNINIT;
 
     const flow = (to: number, st: State): void => {
       if (!follow(to)) return;
-      const cur = inStates[to - lo];
-      const next = cur ? joinState(cur, st) : st;
-      if (cur && stateEq(cur, next)) return;
-      inStates[to - lo] = next;
-      if (!queued[to - lo]) {
-        queued[to - lo] = 1;
-        work.push(to);
+      const set = sets[to - lo]!;
+      if (set.exact.some((e) => stateEq(e, st))) return;
+      if (set.exact.length < PATH_STATES) {
+        set.exact.push(st);
+        work.push({ pc: to, st });
+        return;
       }
+      const w = set.widened ? joinState(set.widened, st) : st;
+      if (set.widened && stateEq(set.widened, w)) return;
+      set.widened = w;
+      work.push({ pc: to, st: w });
     };
 
     while (work.length > 0) {
-      const pc = work.pop()!;
-      queued[pc - lo] = 0;
-      const st = inStates[pc - lo]!;
+      const { pc, st } = work.pop()!;
       const regs = st.regs.slice();
       const stack = new Map(st.stack);
       const s = slots[pc]!;

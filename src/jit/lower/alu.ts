@@ -9,17 +9,25 @@ import type { Assembler } from '../x86/asm.js';
 import { Alu, type AluForm, Shift, ShiftX } from '../x86/opcodes.js';
 import { Gpr } from '../x86/regs.js';
 import { movImm32 } from './ldimm.js';
-import { type FnState, unknownOpcode, xreg } from './state.js';
+import { type FnState, byOp, unknownOpcode, xreg } from './state.js';
 
-const SIMPLE: Readonly<Record<number, AluForm>> = {
-  [AluOp.ADD]: Alu.ADD,
-  [AluOp.SUB]: Alu.SUB,
-  [AluOp.AND]: Alu.AND,
-  [AluOp.OR]: Alu.OR,
-  [AluOp.XOR]: Alu.XOR,
-};
-const SHIFTS: Readonly<Record<number, Shift>> = { [AluOp.LSH]: Shift.SHL, [AluOp.RSH]: Shift.SHR, [AluOp.ARSH]: Shift.SAR };
-const SHIFTX: Readonly<Record<number, ShiftX>> = { [AluOp.LSH]: ShiftX.SHLX, [AluOp.RSH]: ShiftX.SHRX, [AluOp.ARSH]: ShiftX.SARX };
+const SIMPLE = byOp<AluForm>([
+  [AluOp.ADD, Alu.ADD],
+  [AluOp.SUB, Alu.SUB],
+  [AluOp.AND, Alu.AND],
+  [AluOp.OR, Alu.OR],
+  [AluOp.XOR, Alu.XOR],
+]);
+const SHIFTS = byOp<Shift>([
+  [AluOp.LSH, Shift.SHL],
+  [AluOp.RSH, Shift.SHR],
+  [AluOp.ARSH, Shift.SAR],
+]);
+const SHIFTX = byOp<ShiftX>([
+  [AluOp.LSH, ShiftX.SHLX],
+  [AluOp.RSH, ShiftX.SHRX],
+  [AluOp.ARSH, ShiftX.SARX],
+]);
 
 /** mov between registers: a 64-bit self-move emits nothing, a 32-bit one is kept (it zero-extends). */
 export function movReg(a: Assembler, w: boolean, dst: number, src: number): void {
@@ -33,7 +41,7 @@ export function lowerAlu(st: FnState, insn: Insn): void {
   const op = insnOp(insn.code);
   const isX = insnSrc(insn.code) === Src.X;
   const dst = xreg(insn, insn.dst);
-  const simple = SIMPLE[op];
+  const simple = SIMPLE[op >> 4];
   if (simple !== undefined) {
     if (isX) a.alu_rr(simple, w, dst, xreg(insn, insn.src));
     else a.alu_ri(simple, w, dst, insn.imm, true);
@@ -60,7 +68,7 @@ export function lowerAlu(st: FnState, insn: Insn): void {
     case AluOp.RSH:
     case AluOp.ARSH:
       if (isX) lowerShiftX(st, w, op, dst, xreg(insn, insn.src));
-      else a.shift_ri(SHIFTS[op]!, w, dst, insn.imm);
+      else a.shift_ri(SHIFTS[op >> 4]!, w, dst, insn.imm);
       return;
     case AluOp.END:
       lowerEnd(a, insn, dst);
@@ -160,7 +168,7 @@ function lowerDivMod(a: Assembler, insn: Insn, w: boolean, isMod: boolean, dst: 
 function lowerShiftX(st: FnState, w: boolean, op: number, dstReg: number, src: number): void {
   const a = st.a;
   if (st.prog.bmi2 && src !== Gpr.RCX) {
-    a.shiftx(SHIFTX[op]!, w, dstReg, dstReg, src);
+    a.shiftx(SHIFTX[op >> 4]!, w, dstReg, dstReg, src);
     return;
   }
   let dst = dstReg;
@@ -173,7 +181,7 @@ function lowerShiftX(st: FnState, w: boolean, op: number, dstReg: number, src: n
     }
     movReg(a, true, Gpr.RCX, src);
   }
-  a.shift_rcl(SHIFTS[op]!, w, dst);
+  a.shift_rcl(SHIFTS[op >> 4]!, w, dst);
   if (src !== Gpr.RCX) {
     if (dstReg === Gpr.RCX) movReg(a, true, dstReg, AUX);
     else a.pop(Gpr.RCX);

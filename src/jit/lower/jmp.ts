@@ -10,24 +10,24 @@ import { emitEpilogue } from '../prologue.js';
 import { Alu } from '../x86/opcodes.js';
 import { Cond } from '../x86/cond.js';
 import { lowerTailCall, loadTailCallCntPtr } from './tailcall.js';
-import { type FnState, unknownOpcode, xreg } from './state.js';
+import { type FnState, byOp, unknownOpcode, xreg } from './state.js';
 
 /** BPF_JMP | BPF_TAIL_CALL: the verifier's rewrite of bpf_tail_call(). */
 const TAIL_CALL_OP = 0xf0;
 
-const JCC: Readonly<Record<number, Cond>> = {
-  [JmpOp.JEQ]: Cond.E,
-  [JmpOp.JSET]: Cond.NE,
-  [JmpOp.JNE]: Cond.NE,
-  [JmpOp.JGT]: Cond.A,
-  [JmpOp.JLT]: Cond.B,
-  [JmpOp.JGE]: Cond.AE,
-  [JmpOp.JLE]: Cond.BE,
-  [JmpOp.JSGT]: Cond.G,
-  [JmpOp.JSLT]: Cond.L,
-  [JmpOp.JSGE]: Cond.GE,
-  [JmpOp.JSLE]: Cond.LE,
-};
+const JCC = byOp<Cond>([
+  [JmpOp.JEQ, Cond.E],
+  [JmpOp.JSET, Cond.NE],
+  [JmpOp.JNE, Cond.NE],
+  [JmpOp.JGT, Cond.A],
+  [JmpOp.JLT, Cond.B],
+  [JmpOp.JGE, Cond.AE],
+  [JmpOp.JLE, Cond.BE],
+  [JmpOp.JSGT, Cond.G],
+  [JmpOp.JSLT, Cond.L],
+  [JmpOp.JSGE, Cond.GE],
+  [JmpOp.JSLE, Cond.LE],
+]);
 
 /** The kernel caps forward short jumps at 123 bytes so that the passes converge. */
 export function isImm8JmpOffset(v: number): boolean {
@@ -81,7 +81,7 @@ export function lowerJmp(st: FnState, insn: Insn): void {
 
 function lowerCondJmp(st: FnState, insn: Insn, op: number, is64: boolean, local: number): void {
   const a = st.a;
-  const cc = JCC[op];
+  const cc = JCC[op >> 4];
   if (cc === undefined) unknownOpcode(insn);
   const dst = xreg(insn, insn.dst);
   if (insnSrc(insn.code) === Src.X) {

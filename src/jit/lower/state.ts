@@ -68,3 +68,10 @@ export function xreg(insn: Insn, bpfReg: number): number {
 export function unknownOpcode(insn: Insn): never {
   throw insnError(insn.pc, `unknown opcode 0x${insn.code.toString(16).padStart(2, '0')}`);
 }
+
+/** A dense table indexed by the opcode's operation nibble (code >> 4): fast lookups in the emit loop. */
+export function byOp<T>(entries: readonly (readonly [number, T])[]): readonly (T | undefined)[] {
+  const table: (T | undefined)[] = new Array<T | undefined>(16).fill(undefined);
+  for (const [op, v] of entries) table[op >> 4] = v;
+  return table;
+}

@@ -1,0 +1,71 @@
+// src/jit — the program as parallel typed arrays, read through one reused cursor object: the emit
+// loop then touches a single object shape and allocates nothing per instruction.
+
+import type { Insn, Program } from '../isa/insn.js';
+import { Class, JmpOp, LD_IMM64, insnClass, insnOp } from '../isa/opcodes.js';
+
+export interface InsnTable {
+  readonly length: number;
+  readonly pc: Int32Array;
+  readonly code: Uint8Array;
+  readonly dst: Uint8Array;
+  readonly src: Uint8Array;
+  readonly off: Int16Array;
+  readonly imm: Int32Array;
+  readonly imm2: Int32Array;
+  /** 1 when the instruction's size depends on the layout (jumps, exits): re-lowered every pass. */
+  readonly variable: Uint8Array;
+}
+
+/** A mutable Insn the emit loop refills for each instruction. */
+export interface Cursor {
+  pc: number;
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+  imm2: number;
+}
+
+export function insnTable(prog: Program): InsnTable {
+  const n = prog.insns.length;
+  const t = {
+    length: n,
+    pc: new Int32Array(n),
+    code: new Uint8Array(n),
+    dst: new Uint8Array(n),
+    src: new Uint8Array(n),
+    off: new Int16Array(n),
+    imm: new Int32Array(n),
+    imm2: new Int32Array(n),
+    variable: new Uint8Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const insn: Insn = prog.insns[i]!;
+    t.pc[i] = insn.pc;
+    t.code[i] = insn.code;
+    t.dst[i] = insn.dst;
+    t.src[i] = insn.src;
+    t.off[i] = insn.off;
+    t.imm[i] = insn.imm;
+    t.imm2[i] = insn.code === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
+    const cls = insnClass(insn.code);
+    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(insn.code) !== JmpOp.CALL ? 1 : 0;
+  }
+  return t;
+}
+
+export function newCursor(): Cursor {
+  return { pc: 0, code: 0, dst: 0, src: 0, off: 0, imm: 0, imm2: 0 };
+}
+
+export function loadCursor(t: InsnTable, i: number, c: Cursor): void {
+  c.pc = t.pc[i]!;
+  c.code = t.code[i]!;
+  c.dst = t.dst[i]!;
+  c.src = t.src[i]!;
+  c.off = t.off[i]!;
+  c.imm = t.imm[i]!;
+  c.imm2 = t.imm2[i]!;
+}
