@@ -8,3 +8,4 @@ export * from './jit/frontend/index.js';
 export * from './kernel/index.js';
 export * from './interp/index.js';
 export * from './conformance/index.js';
+export * from './emu/index.js';
