@@ -48,6 +48,15 @@ export function off16(text: string, what = 'offset'): number {
   return Number(BigInt.asIntN(16, v));
 }
 
+/** A signed relative jump/call distance for a 16-bit (off) or 32-bit (imm) field. */
+export function relative(text: string, field: TargetField): number {
+  const v = parseNumber(text);
+  if (v === undefined) fail(`expected a jump offset, got '${text}'`);
+  const bits = field === 'off' ? 15n : 31n;
+  if (v < -(1n << bits) || v >= 1n << bits) fail(`jump offset ${text} does not fit in ${bits + 1n} bits`);
+  return Number(v);
+}
+
 /** A 64-bit immediate split into the two slots' imm fields. */
 export function imm64Fields(text: string): { imm: number; imm2: number } {
   const v = parseNumber(text);

@@ -11,7 +11,7 @@
 
 import type { Program } from './insn.js';
 import { AluOp, AtomicOp, Class, JmpOp, LD_IMM64, Mode, PseudoCall, Size, Src } from './opcodes.js';
-import { assembleLines, fail, imm32, imm64Fields, isLabelName, off16, type PendingInsn, type TargetField } from './asm-common.js';
+import { assembleLines, fail, imm32, imm64Fields, isLabelName, off16, relative, type PendingInsn, type TargetField } from './asm-common.js';
 
 type Fields = PendingInsn['fields'];
 
@@ -55,7 +55,7 @@ function count(ops: readonly string[], n: number, mnemonic: string): void {
 
 function withTarget(fields: Fields, text: string, field: TargetField, line: number): PendingInsn {
   if (/^[+-]/.test(text)) {
-    fields[field] = field === 'off' ? off16(text, 'jump offset') : imm32(text, 'jump offset');
+    fields[field] = relative(text, field);
     return { fields, line };
   }
   if (!isLabelName(text)) fail(`expected a jump target (+N, -N or a label), got '${text}'`);

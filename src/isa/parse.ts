@@ -12,7 +12,7 @@
 import type { Program } from './insn.js';
 import { AluOp, AtomicOp, Class, JmpOp, LD_IMM64, Mode, MovOff, PseudoCall, Size, Src } from './opcodes.js';
 import { helperId } from './helpers.js';
-import { assembleLines, fail, imm32, imm64Fields, isLabelName, off16, parseNumber, type PendingInsn, type TargetField } from './asm-common.js';
+import { assembleLines, fail, imm32, imm64Fields, isLabelName, off16, relative, parseNumber, type PendingInsn, type TargetField } from './asm-common.js';
 import { parseConformance } from './parse-conformance.js';
 
 export type AsmSyntax = 'kernel' | 'conformance';
@@ -91,7 +91,7 @@ const RE = {
   neg: /^([rw])(\d+)\s*=\s*-\s*([rw])(\d+)$/,
   movsx: /^([rw])(\d+)\s*=\s*\(\s*s(8|16|32)\s*\)\s*([rw])(\d+)$/,
   pseudo: /^r(\d+)\s*=\s*(map\[(fd|idx):(\w+)\](?:(\[0\])?\+(\w+))?|btf_id\[(\w+)\](?:\[fd:(\w+)\])?|subprog\[([^\]]+)\])$/,
-  alu: /^([rw])(\d+)\s*(s>>=|<<=|>>=|s\/=|s%=|\+=|-=|\*=|\/=|\|=|&=|%=|\^=|=)\s*(.+)$/,
+  alu: /^([rw])(\d+)\s*(s>>=|<<=|>>=|s\/=|s%=|\+=|-=|\*=|\/=|\|=|&=|%=|\^=|=)\s*([^=].*)$/,
   cond: /^if\s+([rw])(\d+)\s*(==|!=|s>=|s<=|s>|s<|>=|<=|>|<|&)\s*(\S+)\s+goto\s+(\S+)$/,
   jump: /^(goto|gotol|may_goto)\s+(\S+)$/,
   call: /^call\s+(\S+)$/,
@@ -118,7 +118,7 @@ const FETCH_OPS: Readonly<Record<string, number>> = {
 /** A relative target (`pc+N`, `+N`, `-N`) as a number, or a label name. */
 function target(text: string, field: TargetField): { value: number } | { label: string } {
   const t = text.startsWith('pc') && /^pc[+-]/.test(text) ? text.slice(2) : text;
-  if (/^[+-]/.test(t)) return { value: field === 'off' ? off16(t, 'jump offset') : imm32(t, 'jump offset') };
+  if (/^[+-]/.test(t)) return { value: relative(t, field) };
   if (isLabelName(text)) return { label: text };
   return fail(`expected a jump target (pc+N, +N, -N or a label), got '${text}'`);
 }
