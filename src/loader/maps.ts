@@ -43,6 +43,11 @@ export interface BpfMapSpec {
   readonly section: string;
   /** Global-data maps: the initial value of element 0 (valueSize bytes; zeros for .bss). */
   readonly initialValue?: Uint8Array;
+  /**
+   * libbpf freezes the map (BPF_MAP_FREEZE) after writing `initialValue` — .rodata* — so the verifier
+   * reads its contents as constants (and may remove code that depends on them).
+   */
+  readonly freeze: boolean;
 }
 
 /** A map before it gets its index; `offset` locates its definition in `.maps` (relocations name it by offset). */
@@ -121,7 +126,7 @@ export function btfMaps(elf: ElfFile, btf: Btf | null, mapsSec: ElfSection): Map
     const sym = elf.symbols.find((s) => s.shndx === mapsSec.index && s.name === name);
     out.push({
       name, type, kind: mapTypeName(type), keySize: keySize ?? 0, valueSize: valueSize ?? 0, maxEntries, flags, mapExtra,
-      origin: 'btf', section: '.maps', sectionIndex: mapsSec.index, offset: sym ? sym.value : vi.offset,
+      origin: 'btf', section: '.maps', sectionIndex: mapsSec.index, offset: sym ? sym.value : vi.offset, freeze: false,
     });
   }
   return out;
@@ -141,8 +146,21 @@ export function dataKind(sec: ElfSection): 'data' | 'rodata' | 'bss' | null {
 /** Largest global-data section accepted (a .bss this big is almost certainly a corrupted size). */
 const MAX_DATA_SIZE = 1 << 28;
 
-/** Global-data maps in section order: one element of the section's size, BPF_F_MMAPABLE, .rodata read-only for the program. */
-export function dataMaps(elf: ElfFile): MapDraft[] {
+/**
+ * libbpf's map_is_mmapable: a global-data map is BPF_F_MMAPABLE only when its section's BTF DATASEC has
+ * a non-static variable (user space has something to reach through the skeleton); .rodata.str1.1 and
+ * function-local statics (bpf_printk formats) are not.
+ */
+function mmapable(btf: Btf | null, section: string): boolean {
+  const ds = btf?.types.find((t) => t.kind === BtfKind.DATASEC && t.name === section);
+  return !!ds && ds.members.some((m) => {
+    const v = btf!.types[m.type]!;
+    return v.kind === BtfKind.VAR && v.extra !== 0; // VAR linkage 0 = static
+  });
+}
+
+/** Global-data maps in section order: one element of the section's size; .rodata read-only for the program. */
+export function dataMaps(elf: ElfFile, btf: Btf | null): MapDraft[] {
   const out: MapDraft[] = [];
   for (const sec of elf.sections) {
     const kind = dataKind(sec);
@@ -152,8 +170,8 @@ export function dataMaps(elf: ElfFile): MapDraft[] {
     initialValue.set(sec.data);
     out.push({
       name: sec.name, type: MapType.ARRAY, kind: 'array', keySize: 4, valueSize: sec.size, maxEntries: 1,
-      flags: MapFlag.MMAPABLE | (kind === 'rodata' ? MapFlag.RDONLY_PROG : 0), mapExtra: 0n, origin: kind,
-      section: sec.name, sectionIndex: sec.index, offset: 0, initialValue,
+      flags: (mmapable(btf, sec.name) ? MapFlag.MMAPABLE : 0) | (kind === 'rodata' ? MapFlag.RDONLY_PROG : 0), mapExtra: 0n, origin: kind,
+      section: sec.name, sectionIndex: sec.index, offset: 0, initialValue, freeze: kind === 'rodata',
     });
   }
   return out;

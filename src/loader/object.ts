@@ -55,7 +55,7 @@ function collectMaps(elf: ElfFile, btf: Btf | null): { maps: BpfMapSpec[]; draft
   if (legacy) throw new BpfError({ byteOffset: legacy.headerOffset, message: "legacy SEC(\"maps\") map definitions are not supported: use BTF-defined maps in SEC(\".maps\")" });
   const arenas = btfDefined.filter((m) => m.type === MapType.ARENA);
   if (arenas.length > 1) throw new BpfError({ byteOffset: mapsSec!.headerOffset, message: `only one arena map is supported, found ${arenas.map((a) => a.name).join(', ')}` });
-  const drafts = [...arenas, ...btfDefined.filter((m) => m.type !== MapType.ARENA), ...dataMaps(elf)];
+  const drafts = [...arenas, ...btfDefined.filter((m) => m.type !== MapType.ARENA), ...dataMaps(elf, btf)];
   const maps = drafts.map(({ sectionIndex: _s, offset: _o, ...spec }, index) => ({ ...spec, index }));
   return { maps, drafts };
 }

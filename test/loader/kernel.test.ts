@@ -31,6 +31,15 @@ function updateElem(fd: number, key: Uint8Array, value: Uint8Array): void {
   });
 }
 
+const BPF_MAP_FREEZE = 22;
+function freeze(fd: number): void {
+  const attr = new NativeBuffer(144);
+  withBuffers([attr], () => {
+    attr.view.setUint32(0, fd, true);
+    bpf(BPF_MAP_FREEZE, attr, 'BPF_MAP_FREEZE');
+  });
+}
+
 const BPF_BTF_LOAD = 18;
 const BPF_PROG_LOAD = 5;
 
@@ -107,6 +116,7 @@ class Loaded {
       const fd = mapCreate({ type: m.type, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, mapExtra: m.mapExtra, name: m.name });
       this.fds.push(fd);
       if (m.initialValue) updateElem(fd, new Uint8Array(4), m.initialValue);
+      if (m.freeze) freeze(fd);
     }
     // libbpf copies the __arena globals in through the user mapping before loading.
     const env = obj.programs.length ? programEnv(obj, obj.programs[0]!).env : null;
