@@ -92,8 +92,8 @@ export interface BpfObject {
 
 export interface LoadOptions {
   /**
-   * Where `__arena` globals go: 'start' (libbpf up to v1.6 / Linux 6.18: arena offset 0) or 'end'
-   * (newer libbpf: the last pages of the arena). Default 'start'.
+   * Where `__arena` globals go: 'start' (libbpf through v1.6, the one matching Linux 6.18: arena offset 0)
+   * or 'end' (the last pages of the arena, as a libbpf patch of November 2025 does). Default 'start'.
    */
   readonly arenaGlobals?: 'start' | 'end';
 }
