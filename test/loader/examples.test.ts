@@ -173,6 +173,18 @@ describe('example contents (from the C sources)', () => {
     expect(obj.arena).toBeNull();
   });
 
+  it('hello without -g: no BTF, so no line info, no parameter names, and no mmapable data maps (libbpf)', () => {
+    const obj = loadObject(new Uint8Array(readFileSync(`${root}test/fixtures/loader/hello-nobtf.bpf.o`)));
+    expect(obj.btf).toBeNull();
+    expect(obj.maps.map((m) => [m.name, m.flags])).toEqual([['.bss', 0], ['.rodata', 1 << 7]]);
+    const p = findProgram(obj);
+    expect(p.lineInfo).toEqual([]);
+    expect(p.functions).toEqual([{ name: 'hello', pc: 0, slots: 11, section: 'syscall', global: true, btfTypeId: 0, params: [], arenaArgs: [] }]);
+    expect(sourceLineAt(p, 0)).toBeUndefined();
+    // Same code as the -g build.
+    expect(p.insns).toEqual(findProgram(load('hello.bpf.o')).insns);
+  });
+
   it('arena_list: arena map 0, globals at the arena start, kfuncs, arg:arena', () => {
     const obj = load('arena_list.bpf.o');
     expect(obj.maps[0]).toMatchObject({ name: 'arena', kind: 'arena', type: 33, maxEntries: 16, flags: 1 << 10, mapExtra: 1n << 32n, keySize: 0, valueSize: 0 });
