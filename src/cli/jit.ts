@@ -46,7 +46,7 @@ function u64List(name: string, text: string): bigint[] {
   return text.split(',').map((t) => parseU64(name, t.trim()));
 }
 
-function optionsFrom(values: OptionValues): JitExtraOptions {
+export function optionsFrom(values: OptionValues): JitExtraOptions {
   const str = (k: string): string | undefined => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const opts: { -readonly [K in keyof JitExtraOptions]: JitExtraOptions[K] } = {};
   const ib = str('image-base');
@@ -70,7 +70,7 @@ function stackDepthValue(v: bigint): number {
   return Number(v);
 }
 
-function readProg(values: OptionValues, positionals: string[]): Program {
+export function readProg(values: OptionValues, positionals: string[]): Program {
   const dialect = values.dialect ?? 'kernel-xlated';
   if (dialect !== 'kernel-xlated') throw new UsageError(`--dialect: the JIT consumes kernel-xlated programs, got '${String(dialect)}'`);
   const validate = values['no-validate'] !== true;
