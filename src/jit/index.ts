@@ -7,6 +7,7 @@ import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
 import { insnTable } from './table.js';
+import { knownKernel } from './kernels.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
 import { stackDepth } from './stack.js';
 import type { JitFunction, JitOptions, JitResult } from './types.js';
@@ -18,6 +19,7 @@ export { findExEntry } from './extable.js';
 export { stackDepth } from './stack.js';
 export { splitFunctions } from './functions.js';
 export { BPF_TO_X86, AUX, ARENA_BASE } from './regmap.js';
+export { KNOWN_KERNELS, knownKernel, type KernelBuild } from './kernels.js';
 
 /** Defaults taken from the reference machine (kernel corpus). */
 export const JIT_DEFAULTS = {
@@ -29,8 +31,14 @@ export const JIT_DEFAULTS = {
 
 /** Extra options beyond the shared contract. */
 export interface JitExtraOptions extends JitOptions {
-  /** Low 32 bits of the per-CPU `this_cpu_off` symbol (see JIT_DEFAULTS). */
+  /** Low 32 bits of the per-CPU `this_cpu_off` symbol (default: the known build's, see kernels.ts). */
   readonly thisCpuOff?: number;
+  /**
+   * Address of the return thunk on a kernel with the RETHUNK mitigation active: functions then
+   * return with `jmp thunk` (e9 rel32) instead of `ret`; 0n forces `ret`. Absent: taken from the
+   * known build with this call base (kernels.ts), else `ret`.
+   */
+  readonly returnThunk?: bigint;
 }
 
 /** A JitFunction plus the number of passes its layout needed. */
@@ -47,12 +55,15 @@ export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
   const table = insnTable(prog);
   const { fns, funcOfPc } = splitFunctions(table, prog.slots);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
+  const callBase = opts.callBase ?? JIT_DEFAULTS.callBase;
+  const build = knownKernel(callBase);
   const consts: ProgConsts = {
-    callBase: opts.callBase ?? JIT_DEFAULTS.callBase,
+    callBase,
     kernVmStart: opts.kernVmStart ?? 0n,
     userVmStart: opts.userVmStart ?? 0n,
     bmi2: opts.bmi2 ?? true,
-    thisCpuOff: opts.thisCpuOff ?? JIT_DEFAULTS.thisCpuOff,
+    thisCpuOff: opts.thisCpuOff ?? build?.thisCpuOff ?? JIT_DEFAULTS.thisCpuOff,
+    returnThunk: opts.returnThunk ?? build?.returnThunk ?? 0n,
     imageBases,
     funcOfPc,
   };

@@ -69,5 +69,20 @@ export function emitEpilogue(st: FnState): void {
   for (let k = 3; k >= 0; k--) if ((st.fn.calleeSaved >> k) & 1) a.pop(CALLEE_SAVED[k]!);
   if (st.prog.kernVmStart !== 0n) a.pop(ARENA_BASE);
   a.leave();
-  a.ret();
+  emitReturn(st);
+}
+
+/** ret, or `jmp x86_return_thunk` on a kernel with the RETHUNK mitigation (emit_return). */
+function emitReturn(st: FnState): void {
+  const thunk = st.prog.returnThunk;
+  if (thunk === 0n) {
+    st.a.ret();
+    return;
+  }
+  let rel = 0;
+  if (st.final) {
+    const ip = st.prog.imageBases[st.fn.index]! + BigInt(st.a.pos);
+    rel = Number(BigInt.asIntN(32, thunk - (ip + 5n)));
+  }
+  st.a.jmp32(rel);
 }

@@ -8,7 +8,7 @@ import { AtomicOp, Class, JmpOp, LD_IMM64, Mode, MovOff, PseudoCall, PseudoLd, S
 import { decideJump, foldAlu, imm64u } from './consts.js';
 import type { Slot } from './slots.js';
 import { jumpOff } from './subprogs.js';
-import { joinVal, konst, M32, UNINIT, UNKNOWN, valEq, valKey, type Val } from './values.js';
+import { describe, joinVal, konst, M32, UNINIT, UNKNOWN, valEq, valKey, type Val } from './values.js';
 
 export interface AnalysisOptions {
   /** The program has an arena (addr_space_cast is allowed; map 0 is the arena). */
@@ -38,7 +38,7 @@ interface State {
 }
 
 const MAX_CALL_FRAMES = 8;
-const PATH_STATES = Number(process.env.BPFJIT_PATH_STATES ?? 16);
+const PATH_STATES = 8;
 const SIZE_OF: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 
 function joinState(a: State, b: State): State {
@@ -70,9 +70,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     zext: new Uint8Array(n),
     depth: new Array<number>(starts.length - 1).fill(0),
   };
-  // What each memory access's base register was: 1 arena, 2 other pointer; with the first origin seen.
+  // What each memory access's base register was: 1 arena, 2 other pointer; with the first one seen.
   const baseKind = new Uint8Array(n);
-  const baseOrigin = new Int32Array(n);
+  const baseSeen: (Val | undefined)[] = new Array(n);
   const memo = new Map<string, Val>();
 
   const fnOf = (pc: number): number => {
@@ -90,29 +90,28 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   /** Records the base of a memory access; refuses arena/non-arena mixes like save_aux_ptr_type(). */
   const access = (pc: number, reg: number, base: Val, off: number, chain: readonly number[]): void => {
     if (base.k === 'mixed') {
-      const other = base.otherPc >= 0 ? `${base.other} (insn ${base.otherPc})` : base.other;
-      throw insnError(pc, `same insn cannot be used with different pointers: R${reg} is an arena pointer on the path through insn ${base.arenaPc} and a ${other} on another`);
+      const other = base.otherPc >= 0 ? `${base.other} (made at insn ${base.otherPc})` : base.other;
+      throw insnError(pc, `same insn cannot be used with different pointers: R${reg} is an arena pointer (made at insn ${base.arenaPc}) on one path and a ${other} on another`);
     }
     let kind = 0;
-    let origin = -1;
     if (base.k === 'arena') {
       kind = 1;
-      origin = base.pc;
     } else if (base.k === 'stack') {
       kind = 2;
       if (base.off !== undefined) deepen(chain[base.frame]!, base.off + off);
     } else if (base.k === 'ptr') {
       kind = 2;
-      origin = base.pc;
     }
     if (kind === 0) return;
-    if (baseKind[pc] !== 0 && baseKind[pc] !== kind) {
-      const [a, o] = kind === 1 ? [origin, baseOrigin[pc]!] : [baseOrigin[pc]!, origin];
-      throw insnError(pc, `same insn cannot be used with different pointers: an arena pointer (from insn ${a}) on one path and a non-arena pointer${o >= 0 ? ` (from insn ${o})` : ''} on another`);
+    const prev = baseSeen[pc];
+    if (baseKind[pc] !== 0 && baseKind[pc] !== kind && prev) {
+      const [a, o] = kind === 1 ? [describe(base), describe(prev)] : [describe(prev), describe(base)];
+      const at = (d: { pc: number }): string => (d.pc >= 0 ? ` (made at insn ${d.pc})` : '');
+      throw insnError(pc, `same insn cannot be used with different pointers: R${reg} is an arena pointer${at(a)} on one path and a ${o.what}${at(o)} on another`);
     }
     if (baseKind[pc] === 0) {
       baseKind[pc] = kind;
-      baseOrigin[pc] = origin;
+      baseSeen[pc] = base;
     }
     if (kind === 1) res.arena[pc] = 1;
   };
@@ -333,7 +332,7 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
     } else if (s.off !== 0) {
       regs[s.dst] = UNKNOWN; // sign-extending moves, per-CPU address, cast to user
     } else if (is64) {
-      regs[s.dst] = sv;
+      regs[s.dst] = sv.k === 'stack' && sv.pc === undefined ? { ...sv, pc } : sv;
     } else {
       regs[s.dst] = sv.k === 'scalar' && sv.c !== undefined ? konst(sv.c & M32) : UNKNOWN;
     }
@@ -366,7 +365,7 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
   if (d.k === 'stack' && addSub) {
     const delta = sv.c !== undefined ? Number(BigInt.asIntN(64, sv.c)) : undefined;
     const off = d.off !== undefined && delta !== undefined ? d.off + (op === AluOp.ADD ? delta : -delta) : undefined;
-    regs[s.dst] = { k: 'stack', frame: d.frame, off };
+    regs[s.dst] = { k: 'stack', frame: d.frame, off, ...(d.pc !== undefined ? { pc: d.pc } : {}) };
     return;
   }
   if (d.k === 'ptr' && addSub) return;

@@ -8,7 +8,7 @@ export type Val =
   | { readonly k: 'scalar'; readonly c?: bigint; readonly z?: readonly number[] }
   | { readonly k: 'arena'; readonly pc: number }
   /** Pointer into the stack frame at call depth `frame`; `off` undefined when not constant. */
-  | { readonly k: 'stack'; readonly frame: number; readonly off?: number }
+  | { readonly k: 'stack'; readonly frame: number; readonly off?: number; readonly pc?: number }
   /** Any other pointer (context, map, map value, BTF object). */
   | { readonly k: 'ptr'; readonly pc: number }
   /** An arena pointer on one path and something else on another. */
@@ -42,14 +42,14 @@ export function valEq(a: Val, b: Val): boolean {
 }
 
 /** Where a value came from, for messages. */
-function describe(v: Val): { what: string; pc: number } {
+export function describe(v: Val): { what: string; pc: number } {
   switch (v.k) {
     case 'arena':
       return { what: 'arena pointer', pc: v.pc };
     case 'ptr':
       return { what: 'non-arena pointer', pc: v.pc };
     case 'stack':
-      return { what: 'stack pointer', pc: -1 };
+      return { what: 'stack pointer', pc: v.pc ?? -1 };
     default:
       return { what: 'scalar', pc: -1 };
   }
@@ -72,7 +72,7 @@ export function joinVal(a: Val, b: Val): Val {
     const c = a.c === b.c ? a.c : undefined;
     return z ? (c === undefined ? { k: 'scalar', z } : { k: 'scalar', c, z }) : c === undefined ? UNKNOWN : { k: 'scalar', c };
   }
-  if (a.k === 'stack' && b.k === 'stack' && a.frame === b.frame) return a.off === b.off ? a : { k: 'stack', frame: a.frame };
+  if (a.k === 'stack' && b.k === 'stack' && a.frame === b.frame) return a.off === b.off ? a : { k: 'stack', frame: a.frame, ...(a.pc !== undefined ? { pc: a.pc } : {}) };
   if (a.k === 'ptr' && b.k === 'ptr') return a;
   // Different non-arena kinds: nothing the front end needs survives.
   return UNKNOWN;

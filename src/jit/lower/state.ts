@@ -29,6 +29,8 @@ export interface ProgConsts {
   readonly bmi2: boolean;
   /** Address (low 32 bits) of the per-CPU `this_cpu_off`, for the per-CPU address move. */
   readonly thisCpuOff: number;
+  /** x86_return_thunk when the kernel returns through it (RETHUNK mitigation), else 0n: plain ret. */
+  readonly returnThunk: bigint;
   /** Image address of each function. */
   readonly imageBases: readonly bigint[];
   /** Function index owning each slot. */

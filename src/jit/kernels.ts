@@ -1,0 +1,31 @@
+// src/jit — build-specific facts of the kernels this JIT was checked against. Two constants of a
+// kernel build reach the image without appearing in the program: the per-CPU `this_cpu_off` address
+// (per-CPU address move) and, under the RETHUNK mitigation, the return thunk that replaces `ret`.
+// A build is recognised by its __bpf_call_base (kernel text is not randomised on these machines);
+// explicit options always win.
+
+export interface KernelBuild {
+  readonly name: string;
+  readonly callBase: bigint;
+  /** Low 32 bits of &this_cpu_off. */
+  readonly thisCpuOff: number;
+  /** The thunk `jmp`ed to instead of `ret`, when the build returns through one. */
+  readonly returnThunk?: bigint;
+}
+
+export const KNOWN_KERNELS: readonly KernelBuild[] = [
+  // The kernel of ../shared/kernel-corpus*: plain `ret`.
+  { name: 'linux 6.18 (kernel corpus)', callBase: 0xffffffff814dccd0n, thisCpuOff: 0x83b0c028 },
+  // 6.18.44-fc-v657 with SRSO "Safe RET": returns through srso_alias_return_thunk (checked on
+  // clang-compiled and generated programs against the live kernel).
+  {
+    name: 'linux 6.18.44-fc-v657',
+    callBase: 0xffffffff814ca810n,
+    thisCpuOff: 0x83b0e028,
+    returnThunk: 0xffffffff8110410bn,
+  },
+];
+
+export function knownKernel(callBase: bigint): KernelBuild | undefined {
+  return KNOWN_KERNELS.find((k) => k.callBase === callBase);
+}
