@@ -62,7 +62,7 @@ export class Arena {
   private readonly mmapTop: bigint;
   private readonly memory: PageMemory;
   private readonly rt = new RangeTree();
-  private readonly byKidx = new Map<number, ArenaPage & { readonly host: HostPage }>();
+  private readonly byKidx = new Map<number, PageRecord>();
   private readonly listeners = new Set<ArenaListener>();
   private userStart: bigint;
   private userEnd: bigint;
@@ -315,18 +315,7 @@ export class Arena {
   }
 
   private mapPage(kidx: number): ArenaPage {
-    const host = this.memory.alloc();
-    const off = BigInt(kidx) << SHIFT;
-    const userAddr = clearLo32(this.userStart) + off;
-    const page = {
-      pgoff: this.pgoffOf(off),
-      kidx,
-      kernAddr: this.kernVmStart + off,
-      userAddr: this.inUserRange(userAddr) ? userAddr : null,
-      bytes: host.bytes,
-      ptr: host.ptr,
-      host,
-    };
+    const page = new PageRecord(this, kidx, this.pgoffOf(BigInt(kidx) << SHIFT), this.memory.alloc());
     this.byKidx.set(kidx, page);
     for (const l of this.listeners) l.onMap?.(page);
     return page;
@@ -338,5 +327,28 @@ export class Arena {
     this.byKidx.delete(kidx);
     for (const l of this.listeners) l.onUnmap?.(page);
     this.memory.release(page.host);
+  }
+}
+
+/** An allocated page; addresses are computed when asked (the user range is fixed by then). */
+class PageRecord implements ArenaPage {
+  constructor(
+    private readonly arena: Arena,
+    readonly kidx: number,
+    readonly pgoff: number,
+    readonly host: HostPage,
+  ) {}
+  get kernAddr(): bigint {
+    return this.arena.kernVmStart + (BigInt(this.kidx) << SHIFT);
+  }
+  get userAddr(): bigint | null {
+    const u = clearLo32(this.arena.userVmStart) + (BigInt(this.kidx) << SHIFT);
+    return this.arena.inUserRange(u) ? u : null;
+  }
+  get bytes(): Uint8Array {
+    return this.host.bytes;
+  }
+  get ptr(): bigint | null {
+    return this.host.ptr;
   }
 }

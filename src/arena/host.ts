@@ -79,7 +79,7 @@ export function nativeMemoryAvailable(): boolean {
   return loadNative() !== null;
 }
 
-const SLAB_PAGES = 64;
+const SLAB_PAGES = 1024;
 
 /** Page-aligned native memory from mmap slabs of 64 pages. */
 export class NativePageMemory implements PageMemory {
@@ -121,9 +121,19 @@ export class NativePageMemory implements PageMemory {
     this.slabs.push(base);
     const buf = this.api.view(base, len);
     // Highest first, so pop() hands out pages in address order.
-    for (let i = SLAB_PAGES - 1; i >= 0; i--) {
-      this.free.push({ bytes: new Uint8Array(buf, i * PAGE_SIZE, PAGE_SIZE), ptr: base + BigInt(i * PAGE_SIZE) });
-    }
+    for (let i = SLAB_PAGES - 1; i >= 0; i--) this.free.push(new SlabPage(buf, base, i * PAGE_SIZE));
+  }
+}
+
+/** A page of a slab; its view and address are made on first use (a million eager views make GC quadratic). */
+class SlabPage implements HostPage {
+  private view: Uint8Array | undefined;
+  constructor(private readonly slab: ArrayBuffer, private readonly base: bigint, private readonly off: number) {}
+  get bytes(): Uint8Array {
+    return (this.view ??= new Uint8Array(this.slab, this.off, PAGE_SIZE));
+  }
+  get ptr(): bigint {
+    return this.base + BigInt(this.off);
   }
 }
 
