@@ -113,6 +113,7 @@ export function assembleLines(
   source: string,
   stripComment: (line: string) => string,
   parseLine: (text: string, lineNo: number) => PendingInsn | undefined,
+  implicitLabels?: (pending: readonly PendingInsn[]) => ReadonlyMap<string, number>,
 ): Program {
   const problems: Diagnostic[] = [];
   const pending: PendingInsn[] = [];
@@ -139,6 +140,9 @@ export function assembleLines(
       if (!(e instanceof LineError)) throw e;
       problems.push({ message: `line ${lineNo}: ${e.message}` });
     }
+  }
+  for (const [name, index] of implicitLabels?.(pending) ?? []) {
+    if (!labels.has(name)) labels.set(name, { index, line: pending[index]?.line ?? 0 });
   }
   return buildProgram(pending, labels, problems);
 }

@@ -7,7 +7,8 @@
 //   ja L2   ja32 +5 (gotol)   jsgt32 %r1, %r2, +1   jeq %r1, 0x10, L1   exit
 //   call 1 (helper)   call helper 1   call local func1   call runtime 7 (kfunc)   call %r2 (callx)
 //   ldabsw 12   ldindh %r1, 4   (legacy packet loads, ubpf's mnemonics)
-// Comments start with `#` or `;`; labels are `name:`. Numbers are decimal or 0x hex, possibly negative.
+// Comments start with `#` or `;`; labels are `name:` (`exit` is the first exit unless defined). Numbers are
+// decimal or 0x hex, possibly negative.
 
 import type { Program } from './insn.js';
 import { AluOp, AtomicOp, Class, JmpOp, LD_IMM64, Mode, PseudoCall, Size, Src } from './opcodes.js';
@@ -29,7 +30,13 @@ const ATOMIC: Readonly<Record<string, number>> = {
 };
 
 export function parseConformance(text: string): Program {
-  return assembleLines(text, (l) => l.replace(/[#;].*$/, ''), parseLine);
+  return assembleLines(text, (l) => l.replace(/[#;].*$/, ''), parseLine, firstExitLabel);
+}
+
+/** Like the suite's assembler, `exit` names the first exit instruction unless a label says otherwise. */
+function firstExitLabel(pending: readonly PendingInsn[]): ReadonlyMap<string, number> {
+  const i = pending.findIndex((p) => p.fields.code === (Class.JMP | JmpOp.EXIT));
+  return new Map(i < 0 ? [] : [['exit', i]]);
 }
 
 function reg(text: string | undefined): number {

@@ -154,6 +154,11 @@ exit`;
       '5500feff01000000', '9500000000000000', 'b700000001000000', '9500000000000000',
     ]);
   });
+  it('`exit` is an implicit label for the first exit', () => {
+    expect(hex('jeq %r1, 0, exit\nmov %r0, 1\nexit\nexit', 'conformance')).toEqual([
+      '1501010000000000', 'b700000001000000', '9500000000000000', '9500000000000000',
+    ]);
+  });
   it('errors name the line', () => {
     expect(errorLines('mov %r0, 1\nfrob %r1\nadd %r0\nldxdw %r0, %r1\njeq %r1, 0, L9', 'conformance')).toEqual([
       "line 2: unknown mnemonic 'frob'",
