@@ -1,0 +1,110 @@
+// `bpfjit conformance` (run bpf_conformance `.data` tests) and `bpfjit conformance-plugin` (the suite's
+// plugin protocol). Everything heavy is imported inside run(): the plugin starts once per test.
+import { readFileSync } from 'node:fs';
+import { UsageError } from '../errors.js';
+import type { Command } from './command.js';
+import { Exit, parseCommandArgs } from './command.js';
+
+const ENGINE_HELP = `--engine E      interp (the reference interpreter) or unicorn (JIT + emulator);
+                  default: unicorn when this build has it, else interp`;
+
+async function pickEngine(value: string | boolean | (string | boolean)[] | undefined) {
+  const engine = await import('../conformance/engine.js');
+  if (typeof value === 'string') return engine.loadEngine(engine.parseEngineName(value));
+  return engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp');
+}
+
+export const conformance: Command = {
+  name: 'conformance',
+  summary: 'run bpf_conformance .data tests (PASS/FAIL/SKIP per test)',
+  help: `Usage: bpfjit conformance DIR|FILE [--cpu v1..v4] [--groups LIST] [--filter REGEX] [--engine E]
+
+Runs every .data file of DIR (sorted by name) in the format of the bpf_conformance suite and prints one
+line per test, then 'N passed, N failed, N skipped'. Exit 0 only if no test failed.
+A test needs the highest CPU version and every group of the instructions it uses (as the suite decides);
+tests needing more than is enabled are skipped.
+
+  --cpu V         highest CPU version enabled (default v4)
+  --groups LIST   comma-separated groups: base32, base64, atomic32, atomic64, divmul32, divmul64,
+                  packet, callx, or 'all' (default: the suite's defaults, all but packet and callx)
+  --filter REGEX  run only files whose name matches
+  ${ENGINE_HELP}`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(argv, {
+      cpu: { type: 'string' },
+      groups: { type: 'string' },
+      filter: { type: 'string' },
+      engine: { type: 'string' },
+    });
+    if (positionals.length !== 1) throw new UsageError('expected one directory or .data file');
+    const req = await import('../conformance/requirements.js');
+    const cpu = (values.cpu as string | undefined) ?? 'v4';
+    if (!(req.CPU_VERSIONS as readonly string[]).includes(cpu)) throw new UsageError(`--cpu: expected v1..v4, got '${cpu}'`);
+    let groups: readonly string[] = req.DEFAULT_GROUPS;
+    if (typeof values.groups === 'string') {
+      groups = values.groups === 'all' ? req.GROUPS : values.groups.split(',').map((g) => g.trim());
+      const bad = groups.find((g) => !(req.GROUPS as readonly string[]).includes(g));
+      if (bad !== undefined) throw new UsageError(`--groups: unknown group '${bad}' (known: ${req.GROUPS.join(', ')})`);
+    }
+    let filter: RegExp | undefined;
+    if (typeof values.filter === 'string') {
+      try {
+        filter = new RegExp(values.filter);
+      } catch (e) {
+        throw new UsageError(`--filter: ${(e as Error).message}`);
+      }
+    }
+    const runner = await import('../conformance/runner.js');
+    const files = runner.listDataFiles(positionals[0]!);
+    const engine = await pickEngine(values.engine);
+    const results = await runner.runConformance(
+      files,
+      engine,
+      { cpu: cpu as (typeof req.CPU_VERSIONS)[number], groups: groups as (typeof req.GROUPS)[number][], ...(filter ? { filter } : {}) },
+      (t) => console.log(runner.formatOutcome(t)),
+    );
+    const summary = runner.summarize(results);
+    console.log(runner.formatSummary(summary));
+    return summary.failed === 0 ? Exit.OK : Exit.BAD_INPUT;
+  },
+};
+
+/** The suite passes its plugin options as one argument ("--engine interp"): split those. */
+function splitOptions(argv: readonly string[]): string[] {
+  return argv.flatMap((a) => (a.startsWith('--') && /\s/.test(a) ? a.trim().split(/\s+/) : [a]));
+}
+
+export const conformancePlugin: Command = {
+  name: 'conformance-plugin',
+  summary: 'bpf_conformance plugin: program hex on stdin, memory hex as argument, prints r0',
+  help: `Usage: bpfjit conformance-plugin [MEMHEX] [--engine E]
+
+Speaks the bpf_conformance runner's plugin protocol: reads the program as hex bytes separated by spaces
+from stdin, takes the input memory as hex bytes in the first argument (optional), runs the program with
+r1 = pointer to a copy of the memory and r2 = its length, prints r0 in hex and exits 0; on an error it
+prints the message and exits 1.
+Use with the suite: bpf_conformance_runner --test_file_directory tests --plugin_path PATH/bpfjit-plugin
+where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
+
+  ${ENGINE_HELP}
+  --elf           (not supported yet) the program on stdin is an ELF object`,
+  async run(argv) {
+    const { values, positionals } = parseCommandArgs(splitOptions(argv), {
+      engine: { type: 'string' },
+      elf: { type: 'boolean' },
+    });
+    if (values.elf) throw new UsageError('--elf: ELF input is not supported yet; send raw bytecode');
+    if (positionals.length > 1) throw new UsageError('expected at most one argument (the memory as hex bytes)');
+    const engine = await pickEngine(values.engine);
+    let stdin: string;
+    try {
+      stdin = readFileSync(0, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the program from stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    const { runPlugin } = await import('../conformance/plugin.js');
+    const out = await runPlugin(engine, stdin, positionals[0] ?? '');
+    process.stdout.write(`${out.stdout}\n`);
+    return out.exitCode;
+  },
+};

@@ -1,0 +1,57 @@
+// The Engine abstraction: something that runs raw BPF bytecode the way the conformance suite's plugin
+// does (r1 = pointer to a copy of the input memory, r2 = its length) and returns r0 or an error message.
+// The interpreter is one engine; the JIT + Unicorn pipeline is the other. Engines load lazily so the
+// plugin process starts fast.
+import { UsageError } from '../errors.js';
+import type { Group } from './requirements.js';
+
+export type EngineResult = { readonly ok: true; readonly r0: bigint } | { readonly ok: false; readonly error: string };
+
+export interface ConformanceEngine {
+  readonly name: string;
+  /** Conformance groups the engine implements (informative: `--groups` decides what runs). */
+  readonly groups: readonly Group[];
+  /** Runs little-endian bytecode; never throws for bad programs (returns { ok: false }). */
+  run(bytecode: Uint8Array, mem: Uint8Array): EngineResult | Promise<EngineResult>;
+}
+
+export const ENGINE_NAMES = ['interp', 'unicorn'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+
+/**
+ * Module of the Unicorn engine, relative to this file: it must export
+ * `createConformanceEngine(): ConformanceEngine | Promise<ConformanceEngine>`.
+ */
+export const UNICORN_ENGINE_MODULE = './unicorn-engine.js';
+
+interface EngineModule {
+  createConformanceEngine(): ConformanceEngine | Promise<ConformanceEngine>;
+}
+
+export function parseEngineName(text: string): EngineName {
+  if (!(ENGINE_NAMES as readonly string[]).includes(text)) {
+    throw new UsageError(`--engine: expected ${ENGINE_NAMES.join(' or ')}, got '${text}'`);
+  }
+  return text as EngineName;
+}
+
+/** Whether the Unicorn pipeline is available in this build. */
+export async function unicornAvailable(): Promise<boolean> {
+  try {
+    await import(UNICORN_ENGINE_MODULE as string);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function loadEngine(name: EngineName): Promise<ConformanceEngine> {
+  if (name === 'interp') return (await import('./interp-engine.js')).interpEngine;
+  let mod: EngineModule;
+  try {
+    mod = (await import(UNICORN_ENGINE_MODULE as string)) as EngineModule;
+  } catch (e) {
+    throw new UsageError(`the unicorn engine is not available in this build (${(e as Error).message}); use --engine interp`);
+  }
+  return mod.createConformanceEngine();
+}
