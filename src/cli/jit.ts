@@ -28,6 +28,9 @@ as relative offsets): .bin raw bytecode, .hex, or .s text; '-' reads raw bytecod
   --no-bmi2              a CPU without BMI2: register shifts go through cl
   --stack-depth N[,M,..] verifier stack depth of each function (default: derived from the code)
   --this-cpu-off X       low 32 bits of &this_cpu_off for the per-CPU address move
+  --return-thunk T|none  return through 'jmp T' (kernels with the RETHUNK mitigation), or force 'ret';
+                         both default to the known kernel build with this call base (else 'ret')
+  --function-starts P,.. extra function starts (e.g. bpf_loop callbacks, only referenced by ld_imm64)
   --format F             hex (default): all images, main first, as one line of lowercase hex
                          bin: the raw bytes (to stdout, or to -o FILE written atomically)
                          json: images, per-slot offsets (addrs), exception tables, passes
@@ -37,7 +40,8 @@ Numbers are decimal or 0x-prefixed hex.
 
 Batch: each line of JOBS.jsonl is one job
   {"program": HEX, "dialect": "kernel-xlated", "imageBase": [A, ...], "callBase": C,
-   "kernVmStart": D, "userVmStart": E, "bmi2": true, "stackDepth": [N, ...]}
+   "kernVmStart": D, "userVmStart": E, "bmi2": true, "stackDepth": [N, ...],
+   "thisCpuOff": X, "returnThunk": T}
 (numbers as JSON numbers, decimal strings or "0x..." strings; only "program" is required). One line
 is written per job, in order: {"hex": "..."} or {"error": "insn N: reason"}; a bad job does not stop
 the others.`;
@@ -60,6 +64,10 @@ export function optionsFrom(values: OptionValues): JitExtraOptions {
   if (values['no-bmi2'] === true) opts.bmi2 = false;
   const sd = str('stack-depth');
   if (sd !== undefined) opts.stackDepth = u64List('stack-depth', sd).map((v) => stackDepthValue(v));
+  const rt = str('return-thunk');
+  if (rt !== undefined) opts.returnThunk = rt === 'none' ? 0n : parseU64('return-thunk', rt);
+  const fs = str('function-starts');
+  if (fs !== undefined) opts.functionStarts = u64List('function-starts', fs).map((v) => Number(v));
   const tc = str('this-cpu-off');
   if (tc !== undefined) opts.thisCpuOff = Number(parseU64('this-cpu-off', tc) & 0xffffffffn);
   return opts;
@@ -128,6 +136,8 @@ export const jitCmd: Command = {
       'no-bmi2': { type: 'boolean' },
       'stack-depth': { type: 'string' },
       'this-cpu-off': { type: 'string' },
+      'return-thunk': { type: 'string' },
+      'function-starts': { type: 'string' },
       format: { type: 'string' },
       output: { type: 'string', short: 'o' },
       'no-validate': { type: 'boolean' },
@@ -187,6 +197,8 @@ function jobOptions(job: Record<string, unknown>): JitExtraOptions {
       return Number(n);
     });
   }
+  if (job.thisCpuOff !== undefined) opts.thisCpuOff = Number(jobNumber(job.thisCpuOff, 'thisCpuOff') & 0xffffffffn);
+  if (job.returnThunk !== undefined) opts.returnThunk = job.returnThunk === null ? 0n : jobNumber(job.returnThunk, 'returnThunk');
   return opts;
 }
 

@@ -2,7 +2,7 @@
 // facts the prologue needs: which callee-saved registers it mentions and whether a tail call is
 // reachable from it.
 
-import { insnError } from '../errors.js';
+import { BpfError, insnError } from '../errors.js';
 import { Class, JmpOp, PseudoCall, insnClass, insnOp } from '../isa/opcodes.js';
 import type { InsnTable } from './table.js';
 
@@ -22,7 +22,11 @@ function isPseudoCall(code: number, src: number): boolean {
 }
 
 /** Functions start at pc 0 and at every bpf-to-bpf call target. */
-export function splitFunctions(t: InsnTable, slots: number): { fns: FnRange[]; funcOfPc: Int32Array } {
+export function splitFunctions(
+  t: InsnTable,
+  slots: number,
+  extraStarts: readonly number[] = [],
+): { fns: FnRange[]; funcOfPc: Int32Array } {
   const n = t.length;
   // 1: an instruction starts here; 2: a function starts here.
   const mark = new Uint8Array(slots + 1);
@@ -32,6 +36,12 @@ export function splitFunctions(t: InsnTable, slots: number): { fns: FnRange[]; f
     const target = t.pc[i]! + t.imm[i]! + 1;
     if (target < 0 || target >= slots || mark[target] === 0) throw insnError(t.pc[i]!, `call target ${target} is not an instruction`);
     mark[target] = 2;
+  }
+  for (const start of extraStarts) {
+    if (!Number.isInteger(start) || start < 0 || start >= slots || mark[start] === 0) {
+      throw new BpfError({ message: `function start ${start} is not an instruction` });
+    }
+    mark[start] = 2;
   }
   if (n > 0) mark[t.pc[0]!] = 2;
   const fns: FnRange[] = [];

@@ -39,6 +39,8 @@ export interface JitExtraOptions extends JitOptions {
    * known build with this call base (kernels.ts), else `ret`.
    */
   readonly returnThunk?: bigint;
+  /** Extra function starts (slot indices) besides pc 0 and bpf-to-bpf call targets, e.g. callbacks. */
+  readonly functionStarts?: readonly number[];
 }
 
 /** A JitFunction plus the number of passes its layout needed. */
@@ -53,7 +55,7 @@ export interface JitResultEx extends JitResult {
 /** JITs every function of a kernel-xlated program. Throws BpfError `insn N: reason` for bad input. */
 export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
   const table = insnTable(prog);
-  const { fns, funcOfPc } = splitFunctions(table, prog.slots);
+  const { fns, funcOfPc } = splitFunctions(table, prog.slots, opts.functionStarts);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
   const callBase = opts.callBase ?? JIT_DEFAULTS.callBase;
   const build = knownKernel(callBase);
