@@ -557,20 +557,6 @@ f3:
 stdw [%r10-8], 0x1000
 ldxdw %r0, [%r10-8]
 exit''', '0x1111')
-T['call-local-recursive'] = ('''# factorial(5) by recursion, n kept in the callee-saved r6
-mov %r1, 5
-call local fact
-exit
-fact:
-mov %r0, 1
-jle %r1, 1, done
-mov %r6, %r1
-sub %r1, 1
-call local fact
-mul %r0, %r6
-done:
-exit''', '0x78')
-
 def write(name, body, result, mem=None):
     text = ''
     if mem is not None:
