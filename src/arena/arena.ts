@@ -48,6 +48,7 @@ export interface ArenaOptions {
   readonly mmapTop?: bigint;
   /** Number of online NUMA nodes (valid node_id: NUMA_NO_NODE or 0 .. n-1); default 1. */
   readonly numaNodes?: number;
+  /** Host memory for pages (default: native where available); the arena owns it and disposes it. */
   readonly memory?: PageMemory;
 }
 
@@ -66,6 +67,7 @@ export class Arena {
   private readonly listeners = new Set<ArenaListener>();
   private userStart: bigint;
   private userEnd: bigint;
+  private mappedOnce = false;
   private disposed = false;
 
   constructor(attr: ArenaAttr, opts: ArenaOptions = {}) {
@@ -99,7 +101,6 @@ export class Arena {
   get mmapped(): boolean {
     return this.mappedOnce;
   }
-  private mappedOnce = false;
 
   get segvOnFault(): boolean {
     return (this.flags & ArenaFlag.SEGV_ON_FAULT) !== 0;

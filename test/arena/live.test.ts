@@ -56,10 +56,10 @@ const P = 4096n;
 const STAND_IN = 0x7f0000000000n;
 const EXTRAS = [0n, 0x100000000n, 0x2ffff2000n, 0x180000000n, 0x10000000000n];
 
-function randomScenario(seed: number): Scenario {
+function randomScenario(seed: number, big = false): Scenario {
   const r = rng(seed);
   const int = (n: number): number => Math.floor(r() * n);
-  const pages = 2 + int(15);
+  const pages = big ? 64 + int(200) : 2 + int(15);
   const extra = EXTRAS[int(EXTRAS.length)]!;
   const flags = r() < 0.3 ? ArenaFlag.SEGV_ON_FAULT : r() < 0.2 ? ArenaFlag.NO_USER_CONV : 0;
   // With map_extra 0 the kernel picks the address at mmap time: pointers inside the mapping travel as
@@ -76,10 +76,10 @@ function randomScenario(seed: number): Scenario {
     return base + BigInt(int(pages)) * P;
   };
   const ops: Op[] = [];
-  const n = 10 + int(30);
+  const n = big ? 150 + int(150) : 10 + int(30);
   for (let i = 0; i < n; i++) {
     const k = r();
-    const cnt = String(r() < 0.7 ? 1 : 1 + int(4));
+    const cnt = String(r() < 0.7 ? 1 : 1 + int(big ? 12 : 4));
     if (k < 0.35) {
       const hint = r() < 0.35 ? ptr() : '0';
       const node = r() < 0.9 ? '-1' : String([0, 1, -2, 4294967295][int(4)]);
@@ -118,6 +118,8 @@ const CREATE_CASES: Scenario[] = [
     .map((b) => ({ pages: 1, flags: 2 ** b, map_extra: '0', ops: [] })),
 ];
 const SEEDS = Array.from({ length: Number(process.env.ARENA_LIVE_SEEDS ?? 120) }, (_, i) => 1000 + i);
+// Larger arenas with long alloc/free sequences: many equal-sized free ranges, so the range tree's tie order matters.
+const BIG_SEEDS = Array.from({ length: Number(process.env.ARENA_LIVE_BIG_SEEDS ?? 20) }, (_, i) => 5000 + i);
 
 function replay(sc: Scenario, live: LiveResult): Array<string | boolean | number[] | null> {
   const a = new Arena(
@@ -150,7 +152,7 @@ function replay(sc: Scenario, live: LiveResult): Array<string | boolean | number
 }
 
 describe('model vs the running kernel', () => {
-  const scenarios = [...CREATE_CASES, ...SEEDS.map(randomScenario)];
+  const scenarios = [...CREATE_CASES, ...SEEDS.map((s) => randomScenario(s)), ...BIG_SEEDS.map((s) => randomScenario(s, true))];
   const live = runLive(scenarios);
   const skip = 'skip' in live ? live.skip : '';
   if (skip) console.log(`arena live-kernel parity skipped: ${skip}`);
@@ -168,7 +170,8 @@ describe('model vs the running kernel', () => {
     expect(errno).toBe(res.create_errno ?? res.mmap_errno ?? null);
   });
 
-  test.skipIf(!!skip).each(SEEDS.map((s, i) => [s, CREATE_CASES.length + i] as const))('random ops, seed %i', (_seed, idx) => {
+  const randomCases = [...SEEDS, ...BIG_SEEDS].map((s, i) => [s, CREATE_CASES.length + i] as const);
+  test.skipIf(!!skip).each(randomCases)('random ops, seed %i', (_seed, idx) => {
     const sc = scenarios[idx]!;
     const res = (live as { results: LiveResult[] }).results[idx]!;
     let errno: string | null = null;
