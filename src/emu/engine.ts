@@ -77,6 +77,7 @@ export class Engine {
     const s = this.space;
     s.map(LAYOUT.stackTop - BigInt(LAYOUT.stackSize), LAYOUT.stackSize, RW, 'kernel stack');
     s.map(LAYOUT.ctx, PAGE, RW, 'context');
+    s.map(LAYOUT.task, 4 * PAGE, RW, 'task_struct stand-in');
     // Per-CPU data of CPU 0 with a zero per-CPU offset: gs:[this_cpu_off] = 0, cpu_number = 0.
     s.gsBase = 0n;
     s.uc.regWrite(X86.GS_BASE, 0n);

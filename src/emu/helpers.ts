@@ -1,6 +1,6 @@
 // src/emu — BPF helpers and kfuncs implemented in TypeScript. A trampoline hook passes BPF r1–r5 here and
 // puts the result in r0. Time and randomness are deterministic by default (seedable), so runs repeat.
-import { HelperId } from './layout.js';
+import { HelperId, LAYOUT } from './layout.js';
 import type { BpfMap } from './maps.js';
 import type { ArenaKfunc } from '../arena/index.js';
 
@@ -236,6 +236,8 @@ export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>(
   [HelperId.get_current_pid_tgid, () => FAKE_PID_TGID],
   [HelperId.get_current_uid_gid, () => 0n],
   [HelperId.get_current_cgroup_id, () => FAKE_CGROUP_ID],
+  // A zeroed stand-in for `current` (LAYOUT.task, mapped by the engine).
+  [HelperId.get_current_task, () => LAYOUT.task],
   [HelperId.get_current_comm, (c) => {
     const n = u32(c.args[1]!);
     if (n === 0) return EINVAL;

@@ -3,11 +3,32 @@
 // addresses `[reg + r12*1 + disp]` (r12 = kern_vm_start); a load clears its destination on a fault.
 import { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register } from 'iced-x86';
 import type { ExEntry, JitFunction } from '../jit/types.js';
+import { decodeHex } from '../isa/codec.js';
+import { Class, Mode, insnClass, insnMode } from '../isa/opcodes.js';
 
 export interface KernelImageJson {
   readonly jited: string;
   readonly ksyms: readonly string[];
   readonly func_lens: readonly number[];
+  /** When present, labels the entries: the image's arena accesses appear in the order of its PROBE_* insns. */
+  readonly xlated_resolved?: string;
+}
+
+/** The PROBE_* instructions of an xlated program, in order: slot and whether the kernel clears a register. */
+function probeInsns(xlatedHex: string): { pc: number; ldx: boolean; atomic: boolean }[] {
+  const out: { pc: number; ldx: boolean; atomic: boolean }[] = [];
+  for (const insn of decodeHex(xlatedHex).insns) {
+    const mode = insnMode(insn.code);
+    const cls = insnClass(insn.code);
+    const probe =
+      mode === Mode.PROBE_MEM32 ? cls === Class.LDX || cls === Class.ST || cls === Class.STX
+      : mode === Mode.PROBE_MEM32SX ? cls === Class.LDX // in STX, 0xc0 is plain ATOMIC
+      : mode === Mode.PROBE_ATOMIC && cls === Class.STX;
+    if (probe) {
+      out.push({ pc: insn.pc, ldx: cls === Class.LDX, atomic: mode === Mode.PROBE_ATOMIC });
+    }
+  }
+  return out;
 }
 
 function gprNumber(reg: Register): number | null {
@@ -65,11 +86,25 @@ export function arenaExtable(image: Uint8Array, imageBase: bigint): ExEntry[] {
 export function kernelImageFunctions(k: KernelImageJson): JitFunction[] {
   const all = Buffer.from(k.jited, 'hex');
   let at = 0;
-  return k.ksyms.map((sym, i) => {
+  const fns = k.ksyms.map((sym, i) => {
     const len = k.func_lens[i] ?? all.length - at;
     const image = new Uint8Array(all.subarray(at, at + len));
     at += len;
     const imageBase = BigInt(sym);
     return { firstPc: 0, endPc: 0, imageBase, image, stackDepth: 0, addrs: new Int32Array(0), extable: arenaExtable(image, imageBase) };
   });
+  if (!k.xlated_resolved) return fns;
+  // Only LDX-class accesses clear their destination (the kernel's DONT_CLEAR for stores and atomics,
+  // load_acquire included, although it is a plain mov in the image).
+  const probes = probeInsns(k.xlated_resolved);
+  if (probes.length !== fns.reduce((n, f) => n + f.extable.length, 0)) return fns;
+  let i = 0;
+  return fns.map((f) => ({
+    ...f,
+    extable: f.extable.map((e) => {
+      const p = probes[i++]!;
+      const kind: ExEntry['kind'] = p.atomic ? 'atomic' : p.ldx ? 'load' : 'store';
+      return { ...e, pc: p.pc, kind, clearReg: p.ldx ? e.clearReg : null };
+    }),
+  }));
 }

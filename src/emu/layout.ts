@@ -97,7 +97,7 @@ export const LAYOUT = {
   /** The context buffer (r1); maps and other kernel objects follow in the direct map. */
   ctx: 0xffff888100000000n,
   maps: 0xffff888200000000n,
-  /** A fake `struct task_struct` for bpf_get_current_task. */
+  /** A zeroed stand-in for `struct task_struct` (16 KiB), returned by bpf_get_current_task. */
   task: 0xffff888300000000n,
   /** Default arena addresses when the environment fixes none (match the corpus's typical values). */
   kernVmStart: 0xffffc90000000000n + 0x100000000n,
