@@ -8,7 +8,8 @@ import { jitCmd } from './jit.js';
 import { dumpCmd } from './dump.js';
 import { kernelCmd } from './kernel.js';
 import { diffCmd } from './diff.js';
+import { corpusCmd } from './corpus.js';
 import { conformance, conformancePlugin } from './conformance.js';
 import { run } from './run.js';
 
-export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, dumpCmd, kernelCmd, diffCmd, conformance, conformancePlugin, run];
+export const COMMANDS: readonly Command[] = [demo, info, asm, disasm, jitCmd, dumpCmd, kernelCmd, diffCmd, corpusCmd, conformance, conformancePlugin, run];

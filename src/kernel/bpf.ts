@@ -63,13 +63,15 @@ export class ProgLoadError extends SyscallError {
     /** log_true_size: the bytes the whole log needs. */
     readonly trueSize = 0,
   ) {
-    super('BPF_PROG_LOAD', errno, lastLines(log, 3));
+    super('BPF_PROG_LOAD', errno, verifierReason(log));
     this.name = 'ProgLoadError';
   }
 }
 
-function lastLines(log: string, n: number): string {
-  return log.trimEnd().split('\n').slice(-n).join(' | ');
+/** The verifier's complaint: the last log line that is not a statistics line. */
+export function verifierReason(log: string): string {
+  const lines = log.split('\n').filter((l) => l.trim() !== '' && !/^(processed |stack depth |verification time )/.test(l));
+  return lines.at(-1) ?? '';
 }
 
 /** BPF_PROG_LOAD (default: syscall program, sleepable, GPL). A log that did not fit is retried larger. */

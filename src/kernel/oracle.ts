@@ -44,7 +44,7 @@ export interface KernelRecord {
   stack_depths: number[];
   /** Where the epilogue jumps instead of `ret` (kernels with return thunks), else null. */
   return_thunk: string | null;
-  /** &this_cpu_off (the per-CPU move of inlined helpers adds gs:[low 32 bits]), from /proc/kallsyms. */
+  /** &this_cpu_off (the per-CPU move of inlined helpers adds gs:[its low 32 bits]): from the image, else kallsyms. */
   this_cpu_off: string | null;
 }
 
@@ -119,7 +119,7 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
       load_s: Math.round(loadS * 1e4) / 1e4,
       stack_depths: stackDepths(logLines),
       return_thunk: hexOrNull(returnThunkTarget(info.jited, info.funcLens, info.ksyms)),
-      this_cpu_off: hexOrNull(kernelSymbol('this_cpu_off')),
+      this_cpu_off: r.thisCpuOff !== null ? hex(BigInt(r.thisCpuOff)) : hexOrNull(kernelSymbol('this_cpu_off')),
     };
     const inline = inlineHelperLoads(r.xlatedResolved);
     if (inline.length) record.inline_helper_loads = inline;

@@ -35,6 +35,8 @@ export interface Resolution {
   readonly xlatedResolved: Uint8Array;
   readonly kernVmStart: bigint | null;
   readonly mapPtr: bigint | null;
+  /** Low 32 bits of &this_cpu_off, when an inlined helper's per-CPU move shows it; else null. */
+  readonly thisCpuOff: number | null;
   readonly arenaAccesses: number;
   readonly ldImm64Checked: readonly LdImm64Check[];
   /** Problems found while matching the image to the program (empty when everything matched). */
@@ -54,10 +56,12 @@ interface ImageFacts {
   readonly memOps: MemOp[];
   readonly movabs: { reg: Register; value: bigint; at: number }[];
   kernVmStart: bigint | null;
+  /** Displacement of `add reg, gs:[disp32]` (the per-CPU move: &this_cpu_off, low 32 bits). */
+  gsDisp: number | null;
 }
 
 function scanImage(image: Uint8Array): ImageFacts {
-  const facts: ImageFacts = { memOps: [], movabs: [], kernVmStart: null };
+  const facts: ImageFacts = { memOps: [], movabs: [], kernVmStart: null, gsDisp: null };
   const d = new Decoder(64, image, 0);
   d.ip = 0n;
   while (d.canDecode) {
@@ -73,7 +77,9 @@ function scanImage(image: Uint8Array): ImageFacts {
       if (ins.mnemonic === Mnemonic.Nop) continue; // the prologue's and the padding's `nop [rax+rax]`
       for (let k = 0; k < ins.opCount; k++) {
         // Absolute/segment operands (gs:[this_cpu_off] of the per-CPU move) are not BPF memory accesses.
-        if (ins.opKind(k) !== OpKind.Memory || ins.memoryBase === Register.None) continue;
+        if (ins.opKind(k) !== OpKind.Memory) continue;
+        if (ins.memorySegment === Register.GS) facts.gsDisp ??= Number(ins.memoryDisplacement & 0xffffffffn);
+        if (ins.memoryBase === Register.None) continue;
         facts.memOps.push({ base: ins.memoryBase, index: ins.memoryIndex, disp: Number(BigInt.asIntN(32, ins.memoryDisplacement)), at });
       }
     } finally {
@@ -130,6 +136,7 @@ export function resolveXlated(input: ResolveInput): Resolution {
   }
   let kernVmStart: bigint | null = null;
   let mapPtr: bigint | null = null;
+  let thisCpuOff: number | null = null;
   let arena = 0;
   let imageOff = 0;
   const uvs = input.userVmStart ?? null;
@@ -139,6 +146,7 @@ export function resolveXlated(input: ResolveInput): Resolution {
     const len = input.funcLens[f] ?? 0;
     const facts = scanImage(input.jited.subarray(imageOff, imageOff + len));
     imageOff += len;
+    thisCpuOff ??= facts.gsDisp;
     if (facts.kernVmStart !== null) {
       if (kernVmStart !== null && kernVmStart !== facts.kernVmStart) notes.push(`function ${f}: movabs r12 differs`);
       kernVmStart ??= facts.kernVmStart;
@@ -212,7 +220,7 @@ export function resolveXlated(input: ResolveInput): Resolution {
     if (a !== facts.movabs.length) notes.push(`function ${f}: ${facts.movabs.length - a} movabs not matched to ld_imm64`);
   }
   const jitCheck = notes.length === 0 ? `iced-x86: ${arena} arena accesses, order+displacement match` : `iced-x86: ${arena} arena accesses, ${notes.length} problems`;
-  return { xlatedResolved: out, kernVmStart, mapPtr, arenaAccesses: arena, ldImm64Checked: checks, notes, jitCheck };
+  return { xlatedResolved: out, kernVmStart, mapPtr, thisCpuOff, arenaAccesses: arena, ldImm64Checked: checks, notes, jitCheck };
 }
 
 /**

@@ -112,12 +112,11 @@ describe.skipIf(!avail.ok)('with the kernel', () => {
     expect(r.err).toMatch(/R0 !read_ok/);
   });
 
-  test('diff: bpfjit equals the kernel (up to this kernel\'s return thunk) on the fixtures', async () => {
+  test('diff: bpfjit is byte-identical to this kernel on the fixtures', async () => {
     for (const p of progs) {
       const r = await capture(() => diffCmd.run([join(p.dir, `${p.name}.bin`)]));
-      const identical = r.code === 0 && /^identical \(\d+ bytes\)$/.test(r.out);
-      const onlyReturns = r.code === 1 && /note: the only differences are returns/.test(r.out);
-      expect(identical || onlyReturns, `${p.id}\n${r.out}\n${r.err}`).toBe(true);
+      expect(r.code, `${p.id}\n${r.out}\n${r.err}`).toBe(0);
+      expect(r.out).toMatch(/^identical \(\d+ bytes\)$/);
     }
   });
 });
