@@ -137,9 +137,10 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
     for (;;) {
       if (pc >= prog.slots) return finish({ insn: pc, message: 'fell off the end of the program (no exit)' });
       const insn = prog.insns[index[pc]!]!;
-      if (++count > maxInsns) {
+      if (count === maxInsns) {
         return finish({ insn: pc, message: `instruction budget of ${maxInsns} exhausted (runaway program?)` });
       }
+      count++;
       opts.trace?.(pc, Array.from(r));
       const cls = insnClass(insn.code);
       let next = pc + 1;
