@@ -157,6 +157,23 @@ export class Arena {
     return lo === 0n ? 0n : clearLo32(this.userStart) | lo;
   }
 
+  /**
+   * The value of `ld_imm64 rX, map_value(arena) + off` (BPF_PSEUDO_MAP_VALUE): arena_map_direct_value_addr()
+   * gives user_vm_start if off (a u32) is at most the mapping's size — the end itself is allowed — else ERANGE;
+   * the verifier then adds off.
+   */
+  directValueAddr(off: number): bigint {
+    const o = BigInt(off >>> 0);
+    if (o > this.userEnd - this.userStart)
+      throw new ArenaConfigError('ERANGE', `map value offset ${off >>> 0} is past the arena's ${this.userEnd - this.userStart} bytes`);
+    return this.userStart + o;
+  }
+
+  /** The arena addresses the JIT needs (JitOptions.kernVmStart / userVmStart). */
+  jitAddresses(): { kernVmStart: bigint; userVmStart: bigint } {
+    return { kernVmStart: this.kernVmStart, userVmStart: this.userStart };
+  }
+
   /** compute_pgoff(): (u32)(uaddr - (u32)user_vm_start) >> PAGE_SHIFT. */
   private pgoffOf(uaddr: bigint): number {
     return Number(BigInt.asUintN(32, uaddr - lower32(this.userStart)) >> SHIFT);

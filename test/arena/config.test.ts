@@ -112,4 +112,17 @@ describe('address layout', () => {
     a.mmap();
     expect(a.allocPages(0n, 1, -1, 0)).toBe(a.userVmStart);
   });
+  test('ld_imm64 map_value(arena)+off: user_vm_start + off, off up to the mapping size (ERANGE past it)', () => {
+    const a = new Arena({ maxEntries: 2, flags: M, mapExtra: 0x100000000n }, { memory: mem });
+    expect(a.directValueAddr(0)).toBe(0x100000000n);
+    expect(a.directValueAddr(0x1ff8)).toBe(0x100001ff8n);
+    expect(a.directValueAddr(0x2000)).toBe(0x100002000n);
+    expect(errnoOf(() => a.directValueAddr(0x2001))).toBe('ERANGE');
+    expect(errnoOf(() => a.directValueAddr(-1))).toBe('ERANGE'); // imm is a u32
+    expect(a.jitAddresses()).toEqual({ kernVmStart: 0xffffc90002c81000n, userVmStart: 0x100000000n });
+    // Before a kernel-chosen mmap the range is empty: only offset 0 resolves, to 0 (the kernel's user_vm_start).
+    const b = new Arena({ maxEntries: 2, flags: M }, { mmap: false, memory: mem });
+    expect(b.directValueAddr(0)).toBe(0n);
+    expect(errnoOf(() => b.directValueAddr(8))).toBe('ERANGE');
+  });
 });

@@ -8,6 +8,7 @@ import { allPrograms } from '../helpers/corpus.js';
 
 const { source, programs } = allPrograms();
 const withArena = programs.filter((p) => p.sidecar().arena !== null);
+let mapValuesSeen = 0;
 if (source === 'fixtures') console.log('arena corpus test: ../shared not present, using the fixture subset');
 
 describe(`arena corpus (${source}: ${withArena.length} programs with an arena)`, () => {
@@ -36,11 +37,36 @@ describe(`arena corpus (${source}: ${withArena.length} programs with an arena)`,
       if (/[^0]/.test(hex)) expect(dump[pgoff]).toBe(hex.toLowerCase());
       else expect(dump[pgoff]).toBeUndefined();
     }
+    // `ld_imm64 map_value(arena) + off` placeholders of the raw program resolve to directValueAddr(off): every
+    // arena address among the kernel's resolved 64-bit immediates is one of them (dead code may drop some).
+    const raw = Buffer.from(p.bin());
+    const expected = new Set<bigint>();
+    const constants = new Set<bigint>(); // plain ld_imm64 constants may happen to look like arena addresses
+    for (let i = 0; i + 16 <= raw.length; i += 8) {
+      if (raw[i] !== 0x18) continue;
+      if (raw[i + 1]! >> 4 === 2) expected.add(a.directValueAddr(raw.readUInt32LE(i + 12)));
+      if (raw[i + 1]! >> 4 === 0) constants.add((BigInt(raw.readUInt32LE(i + 12)) << 32n) | BigInt(raw.readUInt32LE(i + 4)));
+      i += 8;
+    }
+    const resolved = Buffer.from(k.xlated_resolved, 'hex');
+    for (let i = 0; i + 16 <= resolved.length; i += 8) {
+      if (resolved[i] !== 0x18) continue;
+      const v = (BigInt(resolved.readUInt32LE(i + 12)) << 32n) | BigInt(resolved.readUInt32LE(i + 4));
+      if (v >= a.userVmStart && v <= a.userVmEnd && !constants.has(v)) {
+        expect(expected.has(v), `insn ${i / 8}: 0x${v.toString(16)}`).toBe(true);
+        mapValuesSeen++;
+      }
+      i += 8;
+    }
     if (Object.keys(side.kfuncs).length === 0) {
       expect(allocatedPages(a)).toEqual(k.arena_allocated_after);
       // Non-zero pages after the run are a subset of the allocated ones.
       for (const pg of Object.keys(k.arena_pages_after)) expect(k.arena_allocated_after).toContain(Number(pg));
     }
+  });
+
+  test('map_value placeholders were found and checked', () => {
+    expect(mapValuesSeen).toBeGreaterThan(0);
   });
 
   test('bad prefault records are user errors naming the page', () => {
