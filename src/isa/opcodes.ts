@@ -26,6 +26,10 @@ export const Mode = {
   MEM: 0x60,
   MEMSX: 0x80,
   ATOMIC: 0xc0,
+  /** Kernel-internal: LDX through a pointer that may fault (BTF pointers); same bits as ABS. */
+  PROBE_MEM: 0x20,
+  /** Kernel-internal: sign-extending PROBE_MEM load (LDX only); same bits as IND. */
+  PROBE_MEMSX: 0x40,
   /** Kernel-internal: load/store through an arena pointer (LDX/ST/STX). */
   PROBE_MEM32: 0xa0,
   /** Kernel-internal: sign-extending load through an arena pointer (LDX only; same bits as ATOMIC). */
@@ -73,6 +77,8 @@ export const JmpOp = {
   JSLE: 0xd0,
   /** may_goto (src_reg 0); removed by the verifier's rewrite before the JIT. */
   JCOND: 0xe0,
+  /** Kernel-internal (JMP only): the verifier's rewrite of bpf_tail_call(); imm 0 or poke index + 1. */
+  TAIL_CALL: 0xf0,
 } as const;
 
 /** imm of an atomic instruction. */

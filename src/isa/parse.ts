@@ -53,12 +53,15 @@ function regNum(text: string): number {
 const SIZES: Readonly<Record<string, number>> = { 8: Size.B, 16: Size.H, 32: Size.W, 64: Size.DW };
 
 const MEM = (p: string): string =>
-  String.raw`\(\s*(?<${p}t>[us](?:8|16|32|64))(?<${p}a>\s+__arena)?\s*\*\s*\)\s*\(\s*r(?<${p}r>\d+)\s*(?:(?<${p}s>[+-])\s*(?<${p}o>0x[0-9a-fA-F]+|\d+))?\s*\)`;
+  String.raw`\(\s*(?<${p}t>[us](?:8|16|32|64))(?<${p}a>\s+__(?:arena|probe))?\s*\*\s*\)\s*\(\s*r(?<${p}r>\d+)\s*(?:(?<${p}s>[+-])\s*(?<${p}o>0x[0-9a-fA-F]+|\d+))?\s*\)`;
 
 interface MemOperand {
   size: number;
   signed: boolean;
+  /** `__arena`: a PROBE_MEM32* / PROBE_ATOMIC mode. */
   arena: boolean;
+  /** `__probe`: LDX PROBE_MEM / PROBE_MEMSX. */
+  probe: boolean;
   reg: number;
   off: number;
 }
@@ -69,11 +72,13 @@ function memOperand(g: Record<string, string | undefined>, p = 'm'): MemOperand 
   const bits = t.slice(1);
   if (signed && bits === '64') fail(`type s64 does not exist for a memory access (use u64)`);
   const off = g[`${p}o`] === undefined ? 0 : off16(`${g[`${p}s`]}${g[`${p}o`]}`);
-  return { size: SIZES[bits]!, signed, arena: g[`${p}a`] !== undefined, reg: regNum(g[`${p}r`]!), off };
+  const tag = g[`${p}a`]?.trim();
+  return { size: SIZES[bits]!, signed, arena: tag === '__arena', probe: tag === '__probe', reg: regNum(g[`${p}r`]!), off };
 }
 
 function unsignedMem(m: MemOperand, what: string): void {
   if (m.signed) fail(`${what} takes an unsigned type (u8/u16/u32/u64)`);
+  if (m.probe) fail(`__probe is only for loads (r0 = *(u64 __probe *)(r1 +0)); ${what} through an arena pointer uses __arena`);
 }
 
 const RE = {
@@ -147,6 +152,7 @@ function parseBody(s: string, line: number): PendingInsn {
   const one = (fields: Fields): PendingInsn => ({ fields, line });
   if (s === 'exit') return one(insn(Class.JMP | JmpOp.EXIT));
   if (s === 'nospec') return one(insn(Class.ST | Mode.NOSPEC));
+  if ((m = /^tail_call(?:#(\S+))?$/.exec(s))) return one(insn(Class.JMP | JmpOp.TAIL_CALL, 0, 0, 0, m[1] === undefined ? 0 : imm32(m[1])));
   if ((m = RE.raw.exec(s))) return one(rawFields(m[1]!));
   if ((m = RE.jump.exec(s))) {
     if (m[1] === 'gotol') return withTarget(insn(Class.JMP32 | JmpOp.JA), m[2]!, 'imm', line);
@@ -166,7 +172,9 @@ function parseBody(s: string, line: number): PendingInsn {
   if (s.startsWith('*') || s.startsWith('lock') || s.startsWith('store_release')) return one(parseStore(s));
   if ((m = RE.load.exec(s))) {
     const mem = memOperand(m.groups!);
-    const mode = mem.signed ? (mem.arena ? Mode.PROBE_MEM32SX : Mode.MEMSX) : mem.arena ? Mode.PROBE_MEM32 : Mode.MEM;
+    const mode = mem.signed
+      ? mem.arena ? Mode.PROBE_MEM32SX : mem.probe ? Mode.PROBE_MEMSX : Mode.MEMSX
+      : mem.arena ? Mode.PROBE_MEM32 : mem.probe ? Mode.PROBE_MEM : Mode.MEM;
     return one(insn(Class.LDX | mem.size | mode, regNum(m.groups!.d!), mem.reg, mem.off));
   }
   if ((m = RE.atomic.exec(s)) || (m = RE.loadAcq.exec(s))) return one(parseAtomicCall(m.groups!));

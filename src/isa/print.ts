@@ -2,8 +2,10 @@
 // for what the kernel prints ambiguously or not at all (documented in docs of parse.ts and README):
 //   ld_imm64 references  map[fd:N]  map[fd:N][0]+OFF  btf_id[N]  btf_id[N][fd:M]  subprog[+N]  map[idx:N]  map[idx:N]+OFF
 //   arena accesses       *(u64 __arena *)(r1 +8)  (PROBE_MEM32 / PROBE_MEM32SX / PROBE_ATOMIC)
+//   faulting loads       r0 = *(u64 __probe *)(r1 +8)  (LDX PROBE_MEM / PROBE_MEMSX: BTF pointers)
 //   zero-extension mark  w0 = zext(w0)   (BPF_ZEXT_REG: mov32 with imm 1)
 //   indirect call        callx r2       (LLVM's syntax; the register is in dst_reg)
+//   tail call            tail_call, tail_call#N  (BPF_JMP | BPF_TAIL_CALL after the verifier; N = poke index + 1)
 //   anything else        .insn code=0x.. dst=N src=N off=N imm=N [imm2=N]  (exact fields, always parses back)
 
 import type { Dialect, Insn, Program } from './insn.js';
@@ -124,6 +126,10 @@ function jmpText(insn: Insn, opts: PrintOptions): string | undefined {
   if (code === (Class.JMP32 | JmpOp.JA)) return dst === 0 && src === 0 && off === 0 ? `gotol pc${signed(imm)}` : undefined;
   if (code === (Class.JMP | JmpOp.EXIT)) return dst === 0 && src === 0 && off === 0 && imm === 0 ? 'exit' : undefined;
   if (code === (Class.JMP | JmpOp.JCOND)) return dst === 0 && src === 0 && imm === 0 ? `may_goto pc${signed(off)}` : undefined;
+  if (code === (Class.JMP | JmpOp.TAIL_CALL)) {
+    if (dst !== 0 || src !== 0 || off !== 0) return undefined;
+    return imm === 0 ? 'tail_call' : `tail_call#${imm}`;
+  }
   if (code === (Class.JMP | JmpOp.CALL | Src.X)) return src === 0 && off === 0 && imm === 0 ? `callx r${dst}` : undefined;
   if (code === (Class.JMP | JmpOp.CALL)) {
     if (dst !== 0 || off !== 0) return undefined;
@@ -188,6 +194,8 @@ function ldxText(insn: Insn): string | undefined {
   else if (mode === Mode.MEMSX) type = SSIZE[size];
   else if (mode === Mode.PROBE_MEM32) type = `${USIZE[size]} __arena`;
   else if (mode === Mode.PROBE_MEM32SX) type = SSIZE[size] && `${SSIZE[size]} __arena`;
+  else if (mode === Mode.PROBE_MEM) type = `${USIZE[size]} __probe`;
+  else if (mode === Mode.PROBE_MEMSX) type = SSIZE[size] && `${SSIZE[size]} __probe`;
   return type === undefined ? undefined : `r${dst} = *(${type} *)(r${src} ${signed(off)})`;
 }
 

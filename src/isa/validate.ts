@@ -157,8 +157,13 @@ function checkJmp(insn: Insn, dialect: Dialect, out: string[]): void {
       zero(dst, 'dst_reg', out);
       zero(imm, 'imm', out);
       return;
-    case 0xf0:
-      return unknown(code, out);
+    case JmpOp.TAIL_CALL:
+      if (is32 || x || dialect !== 'kernel-xlated') return unknown(code, out, is32 || x ? '' : 'tail calls exist only in the kernel-xlated dialect');
+      zero(dst, 'dst_reg', out);
+      zero(src, 'src_reg', out);
+      zero(off, 'off', out);
+      if (imm < 0) out.push(`imm of a tail call must be 0 (indirect) or a poke index + 1, got ${imm}`);
+      return;
     default:
       reg(dst, 'dst_reg', dialect, out);
       if (x) {
@@ -209,9 +214,9 @@ function checkLdx(insn: Insn, dialect: Dialect, out: string[]): void {
   const ok =
     mode === Mode.MEM ||
     (mode === Mode.MEMSX && size !== Size.DW) ||
-    (xlated && mode === Mode.PROBE_MEM32) ||
-    (xlated && mode === Mode.PROBE_MEM32SX && size !== Size.DW);
-  if (!ok) return unknown(code, out, modeHint(mode, xlated));
+    (xlated && (mode === Mode.PROBE_MEM32 || mode === Mode.PROBE_MEM)) ||
+    (xlated && (mode === Mode.PROBE_MEM32SX || mode === Mode.PROBE_MEMSX) && size !== Size.DW);
+  if (!ok) return unknown(code, out, ldxModeHint(mode, xlated));
   reg(dst, 'dst_reg', dialect, out);
   reg(src, 'src_reg', dialect, out);
   zero(imm, 'imm', out);
@@ -265,6 +270,13 @@ function checkStx(insn: Insn, dialect: Dialect, out: string[]): void {
 
 function modeHint(mode: number, xlated: boolean): string {
   if (!xlated && (mode === Mode.PROBE_MEM32 || mode === Mode.PROBE_ATOMIC)) return 'PROBE_* modes exist only in the kernel-xlated dialect';
+  return '';
+}
+
+function ldxModeHint(mode: number, xlated: boolean): string {
+  if (!xlated && (mode === Mode.PROBE_MEM || mode === Mode.PROBE_MEMSX || mode === Mode.PROBE_MEM32 || mode === Mode.PROBE_MEM32SX)) {
+    return 'PROBE_* modes exist only in the kernel-xlated dialect';
+  }
   return '';
 }
 

@@ -17,7 +17,9 @@ describe('validate: one instruction', () => {
     ['.insn code=0x0d dst=1', 'insn 0: unknown opcode 0x0d (indirect jump is not supported)'],
     ['.insn code=0x86', 'insn 0: unknown opcode 0x86 (call exists only in class JMP)'],
     ['.insn code=0x96', 'insn 0: unknown opcode 0x96 (exit is 0x95)'],
-    ['.insn code=0xf5', 'insn 0: unknown opcode 0xf5'],
+    ['.insn code=0xf5', 'insn 0: unknown opcode 0xf5 (tail calls exist only in the kernel-xlated dialect)'],
+    ['.insn code=0xf6', 'insn 0: unknown opcode 0xf6'],
+    ['tail_call#-1', 'insn 0: imm of a tail call must be 0 (indirect) or a poke index + 1, got -1', 'kernel-xlated'],
     ['.insn code=0xe6', 'insn 0: unknown opcode 0xe6 (may_goto is 0xe5)'],
     ['.insn code=0x38 imm=1', 'insn 0: unknown opcode 0x38'],
     ['.insn code=0x99 dst=1 src=2', 'insn 0: unknown opcode 0x99'],
@@ -26,6 +28,9 @@ describe('validate: one instruction', () => {
     ['r0 = *(u64 __arena *)(r1 +0)', 'insn 0: unknown opcode 0xb9 (PROBE_* modes exist only in the kernel-xlated dialect)'],
     ['lock *(u64 __arena *)(r1 +0) += r2', 'insn 0: unknown opcode 0xfb (PROBE_* modes exist only in the kernel-xlated dialect)'],
     ['nospec', 'insn 0: unknown opcode 0xc2'],
+    ['r0 = *(u32 __probe *)(r1 +0)', 'insn 0: unknown opcode 0x21 (PROBE_* modes exist only in the kernel-xlated dialect)'],
+    ['r0 = *(s32 __probe *)(r1 +0)', 'insn 0: unknown opcode 0x41 (PROBE_* modes exist only in the kernel-xlated dialect)'],
+    ['.insn code=0x59 dst=1 src=2', 'insn 0: unknown opcode 0x59', 'kernel-xlated'],
     // reserved fields
     ['.insn code=0x07 dst=2 src=1 imm=5', 'insn 0: reserved field src_reg must be 0, got 1'],
     ['.insn code=0x07 dst=2 off=3 imm=5', 'insn 0: reserved field off must be 0, got 3'],
@@ -114,7 +119,11 @@ describe('validate: valid forms', () => {
     ['r0 = *(s16 __arena *)(r1 +0)', 'kernel-xlated'],
     ['r0 = atomic64_fetch_or((u64 __arena *)(r1 +0), r0)', 'kernel-xlated'],
     ['*(u8 __arena *)(r1 +0) = 1', 'kernel-xlated'],
+    ['r0 = *(u8 __probe *)(r1 +0)', 'kernel-xlated'],
+    ['r0 = *(s8 __probe *)(r1 +0)', 'kernel-xlated'],
     ['call unknown#-5000', 'kernel-xlated'],
+    ['tail_call', 'kernel-xlated'],
+    ['tail_call#1', 'kernel-xlated'],
   ];
   it.each(ok)('%s', (body, dialect) => {
     expect(problems(body, dialect ?? 'standard')).toEqual([]);
