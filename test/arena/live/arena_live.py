@@ -178,7 +178,10 @@ def main():
     if len(ids) < 3:
         print(json.dumps({'skip': f'kernel lacks arena kfuncs (found {sorted(ids)})'}))
         return
-    probe = run_scenario({'pages': 1, 'ops': [{'op': 'alloc', 'cnt': 1}]}, ids)
+    try:
+        probe = run_scenario({'pages': 1, 'ops': [{'op': 'alloc', 'cnt': 1}]}, ids)
+    except OSError as e:
+        probe = {'error': str(e)}
     if probe.get('create_errno') or probe.get('mmap_errno') or probe.get('load_error') or not probe.get('results'):
         print(json.dumps({'skip': f'cannot create, mmap or use an arena here: {probe}'[:500]}))
         return
