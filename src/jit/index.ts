@@ -6,7 +6,7 @@
 import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
-import { insnTable } from './table.js';
+import { type InsnTable, insnTable, insnTableFromBytes } from './table.js';
 import { knownKernel } from './kernels.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
 import { stackDepth } from './stack.js';
@@ -54,8 +54,17 @@ export interface JitResultEx extends JitResult {
 
 /** JITs every function of a kernel-xlated program. Throws BpfError `insn N: reason` for bad input. */
 export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
-  const table = insnTable(prog);
-  const { fns, funcOfPc } = splitFunctions(table, prog.slots, opts.functionStarts);
+  return jitTable(insnTable(prog), prog.slots, opts);
+}
+
+/** The same from raw little-endian bytecode, without decoding into Insn objects (large programs). */
+export function jitBytecode(bytes: Uint8Array, opts: JitExtraOptions = {}): JitResultEx {
+  const { table, slots } = insnTableFromBytes(bytes);
+  return jitTable(table, slots, opts);
+}
+
+function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitResultEx {
+  const { fns, funcOfPc } = splitFunctions(table, slots, opts.functionStarts);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
   const callBase = opts.callBase ?? JIT_DEFAULTS.callBase;
   const build = knownKernel(callBase);
@@ -70,7 +79,7 @@ export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
     funcOfPc,
   };
   const tcr = tailCallReachable(table, fns, funcOfPc);
-  const a = new Assembler(new ByteSink(Math.max(4096, prog.slots * 16)));
+  const a = new Assembler(new ByteSink(Math.max(4096, slots * 16)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
     const info: FnInfo = {

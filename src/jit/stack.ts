@@ -25,7 +25,7 @@ export function stackDepth(t: InsnTable, fn: FnRange): number {
   const insn = newCursor();
   // Entry state of each instruction: kind and value per register.
   const kind = new Uint8Array(n * NREGS);
-  const val = new Float64Array(n * NREGS);
+  const val = new Int32Array(n * NREGS);
   const queued = new Uint8Array(n);
   const work: number[] = [0];
   queued[0] = 1;
@@ -33,7 +33,7 @@ export function stackDepth(t: InsnTable, fn: FnRange): number {
   kind[FP] = FPREL;
   let depth = 0;
   const k = new Uint8Array(NREGS);
-  const v = new Float64Array(NREGS);
+  const v = new Int32Array(NREGS);
 
   const access = (reg: number, off: number): void => {
     if (k[reg] === FPREL) {
@@ -88,8 +88,14 @@ export function stackDepth(t: InsnTable, fn: FnRange): number {
   return depth;
 }
 
+/** Stores a sum, or forgets the register when it leaves the 32-bit range the state can hold. */
+function setSum(k: Uint8Array, v: Int32Array, r: number, sum: number): void {
+  if (sum === (sum | 0)) v[r] = sum;
+  else k[r] = UNKNOWN;
+}
+
 /** Applies one instruction to the register state; returns false when it never falls through. */
-function transfer(insn: Cursor, k: Uint8Array, v: Float64Array, access: (reg: number, off: number) => void): boolean {
+function transfer(insn: Cursor, k: Uint8Array, v: Int32Array, access: (reg: number, off: number) => void): boolean {
   const cls = insnClass(insn.code);
   const dst = insn.dst < NREGS ? insn.dst : 0;
   const src = insn.src < NREGS ? insn.src : 0;
@@ -108,11 +114,11 @@ function transfer(insn: Cursor, k: Uint8Array, v: Float64Array, access: (reg: nu
         v[dst] = v[src]!;
       } else if ((op === AluOp.ADD || op === AluOp.SUB) && k[dst] !== UNKNOWN) {
         const sign = op === AluOp.ADD ? 1 : -1;
-        if (!isX) v[dst] = v[dst]! + sign * insn.imm;
-        else if (k[src] === CONST) v[dst] = v[dst]! + sign * v[src]!;
+        if (!isX) setSum(k, v, dst, v[dst]! + sign * insn.imm);
+        else if (k[src] === CONST) setSum(k, v, dst, v[dst]! + sign * v[src]!);
         else if (k[src] === FPREL && k[dst] === CONST && op === AluOp.ADD) {
           k[dst] = FPREL;
-          v[dst] = v[dst]! + v[src]!;
+          setSum(k, v, dst, v[dst]! + v[src]!);
         } else setUnknown(dst);
       } else setUnknown(dst);
       return true;

@@ -1,6 +1,7 @@
 // src/jit — the program as parallel typed arrays, read through one reused cursor object: the emit
 // loop then touches a single object shape and allocates nothing per instruction.
 
+import { BpfError } from '../errors.js';
 import type { Insn, Program } from '../isa/insn.js';
 import { Class, JmpOp, LD_IMM64, insnClass, insnOp } from '../isa/opcodes.js';
 
@@ -54,6 +55,52 @@ export function insnTable(prog: Program): InsnTable {
     t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(insn.code) !== JmpOp.CALL ? 1 : 0;
   }
   return t;
+}
+
+/**
+ * The same table straight from little-endian bytecode, without building Insn objects (the fast path
+ * for large programs). Structural problems are reported like `decode` reports them.
+ */
+export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots: number } {
+  if (bytes.length % 8 !== 0) {
+    throw new BpfError({ byteOffset: bytes.length - (bytes.length % 8), message: `file size ${bytes.length} is not a multiple of 8` });
+  }
+  const slots = bytes.length / 8;
+  let n = 0;
+  for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
+  const t = {
+    length: n,
+    pc: new Int32Array(n),
+    code: new Uint8Array(n),
+    dst: new Uint8Array(n),
+    src: new Uint8Array(n),
+    off: new Int16Array(n),
+    imm: new Int32Array(n),
+    imm2: new Int32Array(n),
+    variable: new Uint8Array(n),
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let p = 0, i = 0; p < slots; p++, i++) {
+    const b = p * 8;
+    const code = bytes[b]!;
+    t.pc[i] = p;
+    t.code[i] = code;
+    t.dst[i] = bytes[b + 1]! & 0x0f;
+    t.src[i] = bytes[b + 1]! >> 4;
+    t.off[i] = view.getInt16(b + 2, true);
+    t.imm[i] = view.getInt32(b + 4, true);
+    if (code === LD_IMM64) {
+      if (p + 1 >= slots) throw new BpfError({ insn: p, message: 'truncated ld_imm64: the second slot is missing' });
+      if (bytes[b + 8] !== 0 || bytes[b + 9] !== 0 || view.getInt16(b + 10, true) !== 0) {
+        throw new BpfError({ insn: p + 1, message: 'second slot of ld_imm64 must have zero opcode, registers and offset' });
+      }
+      t.imm2[i] = view.getInt32(b + 12, true);
+      p++;
+    }
+    const cls = insnClass(code);
+    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(code) !== JmpOp.CALL ? 1 : 0;
+  }
+  return { table: t, slots };
 }
 
 export function newCursor(): Cursor {

@@ -2,7 +2,8 @@
 // bases, call base and arena addresses, must give exactly the kernel's image (`jited`).
 // The whole corpora when ../shared is present; the fixture subset always.
 import { describe, expect, test } from 'vitest';
-import { jit, jitImage } from '../../src/jit/index.js';
+import { jit, jitBytecode, jitImage } from '../../src/jit/index.js';
+import { hexToBytes } from '../helpers/corpus.js';
 import { allPrograms, fixturePrograms, type CorpusProgram } from '../helpers/corpus.js';
 import { corpusJob, explainMismatch } from './corpus-job.js';
 
@@ -29,6 +30,16 @@ describe('JIT byte parity with Linux 6.18', () => {
     const { identical, failures } = parity(programs);
     console.log(`jit parity (fixtures): ${identical}/${programs.length} identical`);
     expect(failures.join('\n\n')).toBe('');
+  });
+
+  test('jitBytecode (raw bytecode, no Insn objects) gives the same images', () => {
+    for (const p of fixturePrograms()) {
+      const job = corpusJob(p);
+      const r = jitBytecode(hexToBytes(p.kernel().xlated_resolved), job.opts);
+      expect(Buffer.from(jitImage(r)).toString('hex')).toBe(job.jited);
+    }
+    expect(() => jitBytecode(hexToBytes('1801000001000000'))).toThrow('insn 0: truncated ld_imm64');
+    expect(() => jitBytecode(hexToBytes('950000000000'))).toThrow('byte offset 0: file size 6');
   });
 
   const { source, programs } = allPrograms();

@@ -8,7 +8,8 @@ import { AtomicOp, Class, JmpOp, LD_IMM64, Mode, MovOff, PseudoCall, PseudoLd, S
 import { decideJump, foldAlu, imm64u } from './consts.js';
 import type { Slot } from './slots.js';
 import { jumpOff } from './subprogs.js';
-import { describe, joinVal, konst, M32, UNINIT, UNKNOWN, valEq, valKey, type Val } from './values.js';
+import { boundsOf, describe, joinVal, konst, M32, ranged, UNINIT, UNKNOWN, valEq, valKey, widenVal, type Val } from './values.js';
+import { alu64Bounds, constBounds, decideBounds, low32, refineBounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
 
 export interface AnalysisOptions {
   /** The program has an arena (addr_space_cast is allowed; map 0 is the arena). */
@@ -48,6 +49,13 @@ function joinState(a: State, b: State): State {
     const w = b.stack.get(k);
     if (w) stack.set(k, joinVal(v, w));
   }
+  return { regs, stack };
+}
+
+function widenState(old: State, next: State): State {
+  const regs = next.regs.map((v, i) => widenVal(old.regs[i]!, v));
+  const stack = new Map<number, Val>();
+  for (const [k, v] of next.stack) stack.set(k, widenVal(old.stack.get(k) ?? v, v));
   return { regs, stack };
 }
 
@@ -147,7 +155,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         work.push({ pc: to, st });
         return;
       }
-      const w = set.widened ? joinState(set.widened, st) : st;
+      const w = set.widened ? widenState(set.widened, joinState(set.widened, st)) : st;
       if (set.widened && stateEq(set.widened, w)) return;
       set.widened = w;
       work.push({ pc: to, st: w });
@@ -196,7 +204,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       if (cls === Class.LDX) {
         const base = regs[s.src]!;
         access(pc, s.src, base, s.off, chain);
-        let v: Val = UNKNOWN;
+        const bits = 8 * SIZE_OF[s.code & 0x18]!;
+        const sx = (s.code & 0xe0) === Mode.MEMSX || (s.code & 0xe0) === Mode.PROBE_MEM32SX;
+        let v: Val = bits === 64 ? UNKNOWN : ranged(sx ? sextBounds(bits) : zextBounds(bits));
         if (s.code === (Class.LDX | Mode.MEM | Size.DW) && base.k === 'stack' && base.frame === frame && base.off !== undefined) {
           v = stack.get(base.off + s.off) ?? UNKNOWN;
         }
@@ -293,18 +303,32 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       }
       const b: Val = isX ? regs[s.src]! : konst(is32 ? BigInt(s.imm >>> 0) : imm64u(s.imm));
       let taken: boolean | undefined;
-      if (opts.decide && a.k === 'scalar' && b.k === 'scalar' && a.c !== undefined && b.c !== undefined) {
-        taken = decideJump(op, is32, a.c, b.c);
+      if (opts.decide && a.k === 'scalar' && b.k === 'scalar') {
+        if (a.c !== undefined && b.c !== undefined) taken = decideJump(op, is32, a.c, b.c);
+        else if (!is32) taken = decideBounds(op, boundsOf(a), boundsOf(b));
+        else {
+          const la = a.c !== undefined ? constBounds(a.c & M32) : low32(boundsOf(a));
+          const lb = b.c !== undefined ? constBounds(b.c & M32) : low32(boundsOf(b));
+          if (la && lb && op !== JmpOp.JSET) taken = decideBounds(op, la, lb);
+        }
       }
+      // On each side, a compare with a constant narrows the other register (reg_set_min_max).
+      const side = (t: boolean): Val[] | null => {
+        const rs = regs.slice();
+        if (!is32 && a.k === 'scalar' && b.k === 'scalar' && b.c !== undefined && a.c === undefined) {
+          const nb = refineBounds(op, t, boundsOf(a), b.c);
+          if (!nb) return null;
+          rs[s.dst] = ranged(nb, a.z);
+        }
+        return rs;
+      };
       if (taken !== true) {
-        const fr = regs.slice();
-        if (op === JmpOp.JNE && !is32 && !isX && a.k === 'scalar') fr[s.dst] = b;
-        flow(pc + 1, { regs: fr, stack });
+        const fr = side(false);
+        if (fr) flow(pc + 1, { regs: fr, stack });
       }
       if (taken !== false) {
-        const tr = regs.slice();
-        if (op === JmpOp.JEQ && !is32 && !isX && a.k === 'scalar') tr[s.dst] = b;
-        flow(target, { regs: tr, stack });
+        const tr = side(true);
+        if (tr) flow(target, { regs: tr, stack });
       }
     }
     memo.set(key, ret);
@@ -325,6 +349,8 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
   if (op === AluOp.MOV) {
     if (!isX) {
       regs[s.dst] = sv;
+    } else if (s.off === 8 || s.off === 16 || s.off === 32) {
+      regs[s.dst] = ranged(is64 ? sextBounds(s.off) : zextBounds(32));
     } else if (is64 && s.off === MovOff.ADDR_SPACE_CAST && !opts.xlated) {
       if (!opts.hasArena) throw insnError(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
       if (s.imm !== 1 && s.imm !== 1 << 16) throw insnError(pc, 'addr_space_cast insn can only convert between address space 1 and 0');
@@ -333,8 +359,11 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
       regs[s.dst] = UNKNOWN; // sign-extending moves, per-CPU address, cast to user
     } else if (is64) {
       regs[s.dst] = sv.k === 'stack' && sv.pc === undefined ? { ...sv, pc } : sv;
+    } else if (sv.k === 'scalar' && sv.c !== undefined) {
+      regs[s.dst] = konst(sv.c & M32);
     } else {
-      regs[s.dst] = sv.k === 'scalar' && sv.c !== undefined ? konst(sv.c & M32) : UNKNOWN;
+      const b = boundsOf(sv);
+      regs[s.dst] = ranged(b.uhi <= 0xffffffffn ? b : zextBounds(32));
     }
     return;
   }
@@ -349,7 +378,9 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
   }
   if (d.k === 'scalar') {
     if (sv.k === 'scalar') {
-      regs[s.dst] = d.c !== undefined && sv.c !== undefined ? konstOrUnknown(foldAlu(op, is64, d.c, sv.c)) : UNKNOWN;
+      const folded = d.c !== undefined && sv.c !== undefined ? foldAlu(op, is64, d.c, sv.c) : undefined;
+      if (folded !== undefined) regs[s.dst] = konst(folded);
+      else regs[s.dst] = ranged(is64 ? alu64Bounds(op, boundsOf(d), boundsOf(sv)) : alu32Range(op, sv));
     } else if (is64 && op === AluOp.ADD && (sv.k === 'arena' || sv.k === 'mixed')) {
       regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
     } else if (is64 && op === AluOp.ADD && sv.k === 'stack') {
@@ -372,6 +403,25 @@ function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: Analysis
   regs[s.dst] = UNKNOWN;
 }
 
-function konstOrUnknown(c: bigint | undefined): Val {
-  return c === undefined ? UNKNOWN : konst(c);
+/**
+ * Result interval of a 32-bit ALU op the front end does not fold: the verifier zero-extends only results it
+ * computes (is_safe_to_compute_dst_reg_range); for others (div, mod, shifts by unknown amounts) the whole
+ * 64-bit register becomes unknown.
+ */
+function alu32Range(op: number, src: Val): Bounds | undefined {
+  switch (op) {
+    case AluOp.ADD:
+    case AluOp.SUB:
+    case AluOp.AND:
+    case AluOp.XOR:
+    case AluOp.OR:
+    case AluOp.MUL:
+      return zextBounds(32);
+    case AluOp.LSH:
+    case AluOp.RSH:
+    case AluOp.ARSH:
+      return src.k === 'scalar' && src.c !== undefined && (src.c & M32) < 32n ? zextBounds(32) : undefined;
+    default:
+      return undefined;
+  }
 }

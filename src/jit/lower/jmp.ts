@@ -144,23 +144,24 @@ function padError(insn: Insn, nops: number): Error {
 function lowerCall(st: FnState, insn: Insn): void {
   const a = st.a;
   const pseudo = insn.src === PseudoCall.CALL;
-  let targetAddr = 0n;
+  let target = 0n;
   if (pseudo) {
     const calleePc = insn.pc + insn.imm + 1;
     const fi = calleePc >= 0 && calleePc < st.prog.funcOfPc.length ? st.prog.funcOfPc[calleePc]! : -1;
     if (fi < 0) throw insnError(insn.pc, `call target ${calleePc} is not a function`);
-    targetAddr = st.prog.imageBases[fi]!;
     if (st.fn.tailCallReachable) loadTailCallCntPtr(st);
+    if (st.final) target = st.prog.imageBases[fi]!;
   } else {
     if (insn.imm === 0) throw insnError(insn.pc, 'call with imm 0 (no target)');
-    targetAddr = st.prog.callBase + BigInt(insn.imm);
+    if (st.final) target = st.prog.callBase + BigInt(insn.imm);
   }
+  // The size never depends on the target: only the image pass computes the displacement.
   let rel = 0;
   if (st.final) {
     const ip = st.prog.imageBases[st.fn.index]! + BigInt(a.pos);
-    const delta = BigInt.asIntN(64, targetAddr - (ip + 5n));
+    const delta = BigInt.asIntN(64, target - (ip + 5n));
     if (delta < -0x80000000n || delta > 0x7fffffffn) {
-      throw insnError(insn.pc, `call target 0x${BigInt.asUintN(64, targetAddr).toString(16)} is out of rel32 range`);
+      throw insnError(insn.pc, `call target 0x${BigInt.asUintN(64, target).toString(16)} is out of rel32 range`);
     }
     rel = Number(delta);
   }
