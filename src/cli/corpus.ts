@@ -4,14 +4,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError, UsageError } from '../errors.js';
-import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
 import { Engine } from '../emu/index.js';
 import { decode } from '../isa/codec.js';
 import { jit } from '../jit/index.js';
 import { buildCorpus, compareKernelRecords, requireBpf, type KernelRecord } from '../kernel/index.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
-import { jitOptionsFor } from './diff.js';
-import { withKernel } from './kernel.js';
+import { jitOptionsFor, runResults, withKernel, type RunSidecar } from './kernel.js';
 
 const HELP = `Usage: bpfjit corpus build DIR --seed S --count N [--start K]
        bpfjit corpus check DIR [--no-run] [--verbose]
@@ -53,39 +51,6 @@ function firstDiff(a: Uint8Array, b: Uint8Array): number {
   return i;
 }
 
-interface Sidecar {
-  arena: { pages: number; flags: number; map_extra: number } | null;
-  prefault: Record<string, string>;
-  ctx: string;
-  deterministic?: boolean;
-}
-
-function runResults(engine: Engine, rec: KernelRecord, side: Sidecar, fns: Parameters<Engine['load']>[0]): string {
-  engine.load(fns);
-  let arena: Arena | null = null;
-  if (side.arena) {
-    arena = arenaFromSpec(side.arena, {
-      ...(rec.kern_vm_start ? { kernVmStart: BigInt(rec.kern_vm_start) } : {}),
-      ...(rec.user_vm_start ? { userVmStart: BigInt(rec.user_vm_start) } : {}),
-    });
-    applyPrefault(arena, side.prefault);
-  }
-  engine.setArena(arena);
-  try {
-    const r = engine.run({ ctx: Buffer.from(side.ctx, 'hex') });
-    const d: string[] = [];
-    if (r.fault) d.push(`fault: ${r.fault.message}`);
-    if (r.retval !== rec.retval) d.push(`retval ${r.retval} vs kernel ${rec.retval}`);
-    if (Buffer.from(r.ctx).toString('hex') !== rec.ctx_out) d.push('ctx');
-    if (arena && JSON.stringify(dumpPages(arena)) !== JSON.stringify(rec.arena_pages_after ?? {})) d.push('arena pages');
-    if (arena && JSON.stringify(allocatedPages(arena)) !== JSON.stringify(rec.arena_allocated_after ?? [])) d.push('allocated pages');
-    return d.join(', ');
-  } finally {
-    engine.setArena(null);
-    arena?.dispose();
-  }
-}
-
 /** JIT byte parity and (unless run is false) emulator result parity over a corpus directory. */
 export function checkCorpus(dir: string, run: boolean): CheckCounts {
   if (!existsSync(dir)) throw new BpfError({ message: `${dir}: no such directory` });
@@ -114,7 +79,7 @@ export function checkCorpus(dir: string, run: boolean): CheckCounts {
       }
       if (!run) continue;
       const sidePath = join(dir, `${name}.json`);
-      const side = existsSync(sidePath) ? (readJson(sidePath) as Sidecar) : null;
+      const side = existsSync(sidePath) ? (readJson(sidePath) as RunSidecar) : null;
       if (!side || side.deterministic === false || rec.retval === undefined) {
         c.resultsSkipped++;
         continue;

@@ -6,20 +6,26 @@ import { UsageError } from '../errors.js';
 import { decode } from '../isa/codec.js';
 import type { Insn, Program } from '../isa/insn.js';
 import { printInsn } from '../isa/print.js';
-import { jit, type JitExtraOptions, type JitFunction } from '../jit/index.js';
+import { jit, type JitFunction } from '../jit/index.js';
+import type { RunEnv } from '../env.js';
+import { Engine } from '../emu/index.js';
 import { compareKernelRecords, kernelSymbolAt, runInKernel, type KernelRecord } from '../kernel/index.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
-import { programAndEnv, withKernel } from './kernel.js';
+import { hostSymbols, jitOptionsFor, programAndEnv, runResults, withKernel } from './kernel.js';
 
-const HELP = `Usage: bpfjit diff PROG [--env ENV.json] [--all]
+const HELP = `Usage: bpfjit diff PROG [--env ENV.json] [--all] [--run]
 
 Loads PROG into the running kernel (as 'bpfjit kernel jit' does), JITs the kernel's verified program
 (xlated_resolved) with bpfjit at the kernel's addresses (ksyms, __bpf_call_base, kern_vm_start,
 user_vm_start, this_cpu_off) and compares the images byte for byte.
 Prints "identical (N bytes)" and exits 0, or, per BPF instruction whose code differs, the kernel's and
-bpfjit's x86 side by side with the first differing byte in [brackets] and exits 1.
+bpfjit's x86 side by side with the first differing byte in [brackets] and exits 1 (also when --run finds
+different results).
   --env ENV.json   the program's environment (default: NAME.json beside a .bin)
   --all            show every differing instruction (default: the first 20)
+  --run            also run the program once in the kernel and bpfjit's image on the emulator (kernel
+                   addresses, this kernel's helper addresses from /proc/kallsyms) and compare retval, ctx
+                   and arena pages (programs whose helpers return random or time values differ by nature)
 Needs bpf() (exit 3 with the reason where it is not permitted; BPFJIT_NO_BPF=1 forces that).`;
 
 interface X86Line {
@@ -108,18 +114,18 @@ function functionReport(prog: Program, fn: JitFunction, kernelImage: Uint8Array,
   return out;
 }
 
-/** bpfjit's JIT options that put its images where the kernel put its own. */
-export function jitOptionsFor(r: KernelRecord): JitExtraOptions {
-  const opts: JitExtraOptions & { returnThunk?: bigint } = {
-    imageBase: r.ksyms.map((k) => BigInt(k)),
-    callBase: BigInt(r.call_base),
-    ...(r.kern_vm_start !== null ? { kernVmStart: BigInt(r.kern_vm_start) } : {}),
-    ...(r.user_vm_start !== null ? { userVmStart: BigInt(r.user_vm_start) } : {}),
-    ...(r.this_cpu_off !== null ? { thisCpuOff: Number(BigInt(r.this_cpu_off) & 0xffffffffn) } : {}),
-    // Honoured once the JIT can return through a thunk (kernels with CONFIG_MITIGATION_RETHUNK).
-    ...(r.return_thunk !== null ? { returnThunk: BigInt(r.return_thunk) } : {}),
-  };
-  return opts;
+/** The kernel's run against bpfjit's image on the emulator; prints the verdict, returns whether equal. */
+function compareResults(record: KernelRecord, env: RunEnv, prog: Program): boolean {
+  // The emulator returns with `ret`, so it runs an image without the return thunk (the code is otherwise the same).
+  const fns = jit(prog, { ...jitOptionsFor(record), returnThunk: 0n }).functions;
+  const engine = new Engine({ symbols: hostSymbols(record) });
+  try {
+    const d = runResults(engine, record, env, fns);
+    console.log(d ? `results differ: ${d}` : `results equal (retval ${record.retval}, ctx, arena pages)`);
+    return d === '';
+  } finally {
+    engine.close();
+  }
 }
 
 export const diffCmd: Command = {
@@ -127,20 +133,22 @@ export const diffCmd: Command = {
   summary: "compare bpfjit's JIT byte for byte with the running kernel's on a program",
   help: HELP,
   run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, all: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' } });
     const [path, ...extra] = positionals;
     if (path === undefined) throw new UsageError('missing PROG');
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
     return withKernel('diff', () => {
       const { bin, env, name } = programAndEnv(path, values.env as string | undefined);
-      const { record } = runInKernel(bin, env, { name, run: false });
+      const withRun = values.run === true;
+      const { record } = runInKernel(bin, env, { name, run: withRun });
       const prog = decode(Buffer.from(record.xlated_resolved, 'hex'));
       const result = jit(prog, jitOptionsFor(record));
       const kernelImage = Buffer.from(record.jited, 'hex');
       const ourImage = Buffer.concat(result.functions.map((f) => Buffer.from(f.image)));
+      const resultsSame = withRun ? compareResults(record, env, prog) : true;
       if (ourImage.equals(kernelImage)) {
         console.log(`identical (${kernelImage.length} bytes)`);
-        return Exit.OK;
+        return resultsSame ? Exit.OK : 1;
       }
       const limit = values.all === true ? Infinity : 20;
       let off = 0;

@@ -4,7 +4,10 @@
 import { BpfError, UsageError } from '../errors.js';
 import { DEFAULT_ENV, parseEnv, type RunEnv } from '../env.js';
 import { encode } from '../isa/codec.js';
-import { BpfUnavailableError, ProgLoadError, SyscallError, runInKernel, type KernelRecord } from '../kernel/index.js';
+import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
+import { Engine, HelperId, LINUX_6_18, type KernelSymbols } from '../emu/index.js';
+import type { JitExtraOptions } from '../jit/index.js';
+import { BpfUnavailableError, ProgLoadError, SyscallError, kernelSymbol, runInKernel, type KernelRecord } from '../kernel/index.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
 import { readProgram } from './input.js';
 import { readInput } from './io.js';
@@ -122,3 +125,71 @@ export const kernelCmd: Command = {
     });
   },
 };
+
+/** bpfjit's JIT options that put its images where the kernel put its own. */
+export function jitOptionsFor(r: KernelRecord): JitExtraOptions {
+  const opts: JitExtraOptions = {
+    imageBase: r.ksyms.map((k) => BigInt(k)),
+    callBase: BigInt(r.call_base),
+    ...(r.kern_vm_start !== null ? { kernVmStart: BigInt(r.kern_vm_start) } : {}),
+    ...(r.user_vm_start !== null ? { userVmStart: BigInt(r.user_vm_start) } : {}),
+    ...(r.this_cpu_off !== null ? { thisCpuOff: Number(BigInt(r.this_cpu_off) & 0xffffffffn) } : {}),
+    // Kernels with CONFIG_MITIGATION_RETHUNK return through a thunk (jmp) instead of ret.
+    ...(r.return_thunk !== null ? { returnThunk: BigInt(r.return_thunk) } : {}),
+  };
+  return opts;
+}
+
+/** This kernel's symbols for the emulator: the record's call base, helpers by name from /proc/kallsyms. */
+export function hostSymbols(r: KernelRecord): KernelSymbols {
+  const helpers = new Map<number, bigint>();
+  for (const [name, id] of Object.entries(HelperId) as [string, number][]) {
+    const a = kernelSymbol(name === 'get_prandom_u32' ? 'bpf_user_rnd_u32' : `bpf_${name}`);
+    if (a !== null) helpers.set(id, a);
+  }
+  return {
+    ...LINUX_6_18,
+    callBase: BigInt(r.call_base),
+    helpers,
+    kfuncs: new Map(Object.entries(r.kfunc_addrs).map(([k, v]) => [k, BigInt(v)])),
+    timedMayGoto: kernelSymbol('arch_bpf_timed_may_goto') ?? LINUX_6_18.timedMayGoto,
+    ...(r.this_cpu_off !== null ? { thisCpuOff: (LINUX_6_18.thisCpuOff & ~0xffffffffn) | (BigInt(r.this_cpu_off) & 0xffffffffn) } : {}),
+  };
+}
+
+/** The sidecar fields a run needs (NAME.json / ENV.json). */
+export interface RunSidecar {
+  arena: { pages: number; flags: number; map_extra: number | bigint } | null;
+  prefault: Record<string, string>;
+  ctx: string;
+  deterministic?: boolean;
+}
+
+/** Runs bpfjit's functions on the engine with the program's environment at the kernel's arena addresses;
+ *  returns what differs from the kernel's recorded run ('' when nothing). */
+export function runResults(engine: Engine, rec: KernelRecord, side: RunSidecar, fns: Parameters<Engine['load']>[0]): string {
+  engine.load(fns);
+  let arena: Arena | null = null;
+  if (side.arena) {
+    arena = arenaFromSpec(side.arena, {
+      ...(rec.kern_vm_start ? { kernVmStart: BigInt(rec.kern_vm_start) } : {}),
+      ...(rec.user_vm_start ? { userVmStart: BigInt(rec.user_vm_start) } : {}),
+    });
+    applyPrefault(arena, side.prefault);
+  }
+  engine.setArena(arena);
+  try {
+    const r = engine.run({ ctx: Buffer.from(side.ctx, 'hex') });
+    const d: string[] = [];
+    if (r.fault) d.push(`fault: ${r.fault.message}`);
+    if (r.retval !== rec.retval) d.push(`retval ${r.retval} vs kernel ${rec.retval}`);
+    if (Buffer.from(r.ctx).toString('hex') !== rec.ctx_out) d.push('ctx');
+    if (arena && JSON.stringify(dumpPages(arena)) !== JSON.stringify(rec.arena_pages_after ?? {})) d.push('arena pages');
+    if (arena && JSON.stringify(allocatedPages(arena)) !== JSON.stringify(rec.arena_allocated_after ?? [])) d.push('allocated pages');
+    return d.join(', ');
+  } finally {
+    engine.setArena(null);
+    arena?.dispose();
+  }
+}
+

@@ -112,6 +112,14 @@ describe.skipIf(!avail.ok)('with the kernel', () => {
     expect(r.err).toMatch(/R0 !read_ok/);
   });
 
+  test('diff --run: the kernel\'s run equals bpfjit\'s image on the emulator', async () => {
+    for (const p of progs.filter((q) => q.sidecar().deterministic !== false).slice(0, 10)) {
+      const r = await capture(() => diffCmd.run([join(p.dir, `${p.name}.bin`), '--run']));
+      expect(r.code, `${p.id}\n${r.out}\n${r.err}`).toBe(0);
+      expect(r.out).toMatch(/^results equal \(retval \d+, ctx, arena pages\)\nidentical \(\d+ bytes\)$/);
+    }
+  });
+
   test('diff: bpfjit is byte-identical to this kernel on the fixtures', async () => {
     for (const p of progs) {
       const r = await capture(() => diffCmd.run([join(p.dir, `${p.name}.bin`)]));
