@@ -70,7 +70,10 @@ export async function runDataFile(file: string, engine: ConformanceEngine, opts:
     test = parsed.test;
     bytecode = await bytecodeOf(test);
   } catch (e) {
-    if (e instanceof BpfError) return out('FAIL', `bad test file: ${e.diagnostics.map(formatDiagnostic).join('; ')}`);
+    if (e instanceof BpfError) {
+      const more = e.diagnostics.length > 1 ? ` (and ${e.diagnostics.length - 1} more)` : '';
+      return out('FAIL', `bad test file: ${formatDiagnostic(e.diagnostics[0]!)}${more}`);
+    }
     if ((e as NodeJS.ErrnoException).code) return out('FAIL', `cannot read: ${(e as NodeJS.ErrnoException).code}`);
     throw e;
   }
