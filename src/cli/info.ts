@@ -30,21 +30,37 @@ export function formatObjectInfo(obj: BpfObject): string {
   return lines.join('\n');
 }
 
+/** JSON form: bigints as hex strings, byte arrays as hex, instructions as their count. */
+export function objectInfoJson(obj: BpfObject): object {
+  const bytes = (b: Uint8Array | undefined): string | undefined => (b ? Buffer.from(b).toString('hex') : undefined);
+  return {
+    license: obj.license,
+    programs: obj.programs.map((p) => ({
+      name: p.name, section: p.section, progType: p.progType, sleepable: p.sleepable, insns: p.insns.slots,
+      functions: p.functions, kfuncs: p.kfuncs, mapsUsed: p.mapsUsed, lineInfo: p.lineInfo.length,
+    })),
+    maps: obj.maps.map((m) => ({ ...m, mapExtra: hex(m.mapExtra), initialValue: bytes(m.initialValue) })),
+    arena: obj.arena && { ...obj.arena, mapExtra: hex(obj.arena.mapExtra), globals: bytes(obj.arena.globals) },
+    btf: obj.btf,
+    kfuncs: obj.kfuncs,
+  };
+}
+
 export const info: Command = {
   name: 'info',
   summary: 'list the programs, maps, arena and BTF of a BPF object file (.o)',
-  help: `Usage: bpfjit info FILE.o
+  help: `Usage: bpfjit info FILE.o [--json]
 
 Reads an ELF object compiled with clang -target bpf (-g for BTF) and prints each program
 (section, name, instruction count, appended subprograms, kfuncs), each map (index as used by the
 program's ld_imm64 placeholders; the arena is map 0), the arena with its __arena globals, and a
-BTF summary.`,
+BTF summary.
+  --json   the same as JSON (with each function, map spec and the arena's initial globals)`,
   run(argv) {
-    const { positionals } = parseCommandArgs(argv, {});
+    const { values, positionals } = parseCommandArgs(argv, { json: { type: 'boolean' } });
     if (positionals.length !== 1) throw new UsageError('expected exactly one object file');
-    const path = positionals[0]!;
-    const obj = loadObjectFile(path);
-    console.log(formatObjectInfo(obj));
+    const obj = loadObjectFile(positionals[0]!);
+    console.log(values.json ? JSON.stringify(objectInfoJson(obj), null, 1) : formatObjectInfo(obj));
     return Exit.OK;
   },
 };

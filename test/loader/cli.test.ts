@@ -43,6 +43,18 @@ describe('bpfjit info', () => {
     expect(out).toContain('arena: none');
   });
 
+  it('--json carries the same facts', () => {
+    const j = JSON.parse(runInfo([ex('arena_list.bpf.o'), '--json'])) as {
+      programs: { name: string; insns: number; functions: { name: string; arenaArgs: number[] }[] }[];
+      maps: { index: number; kind: string; mapExtra: string }[];
+      arena: { pages: number; globalsSize: number; globals: string };
+    };
+    expect(j.programs.map((p) => p.name)).toEqual(['build_list', 'free_list']);
+    expect(j.programs[1]!.functions[1]).toMatchObject({ name: 'list_sum', arenaArgs: [0] });
+    expect(j.maps[0]).toMatchObject({ index: 0, kind: 'arena', mapExtra: '0x100000000' });
+    expect(j.arena.globals.length).toBe(j.arena.globalsSize * 2);
+  });
+
   it('usage and input errors', () => {
     expect(() => info.run([])).toThrow(UsageError);
     const dir = mkdtempSync(join(tmpdir(), 'bpfjit-loader-'));
