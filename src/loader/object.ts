@@ -22,6 +22,8 @@ const SEC_TYPES: readonly (readonly [string, string])[] = [
   ['iter', 'tracing'], ['kprobe', 'kprobe'], ['kretprobe', 'kprobe'], ['uprobe', 'kprobe'], ['uretprobe', 'kprobe'],
   ['ksyscall', 'kprobe'], ['perf_event', 'perf_event'], ['lsm', 'lsm'], ['struct_ops', 'struct_ops'], ['cgroup_skb', 'cgroup_skb'],
   ['cgroup', 'cgroup'], ['sk_skb', 'sk_skb'], ['sk_msg', 'sk_msg'], ['flow_dissector', 'flow_dissector'], ['netfilter', 'netfilter'],
+  ['tcx', 'sched_cls'], ['netkit', 'sched_cls'], ['sockops', 'sock_ops'], ['sk_lookup', 'sk_lookup'], ['sk_reuseport', 'sk_reuseport'],
+  ['lwt_in', 'lwt_in'], ['lwt_out', 'lwt_out'], ['lwt_xmit', 'lwt_xmit'], ['usdt', 'kprobe'],
 ];
 
 export function sectionProgType(section: string): { progType: string; sleepable: boolean } {

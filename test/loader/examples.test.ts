@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { kernelBtf, loadObject, parseElf, programEnv, sourceLineAt, findProgram, type BpfObject, type BpfProgram } from '../../src/loader/index.js';
+import { kernelBtf, loadObject, parseElf, programEnv, sectionProgType, sourceLineAt, findProgram, type BpfObject, type BpfProgram } from '../../src/loader/index.js';
 import { BtfKind, parseBtf } from '../../src/loader/btf.js';
 import { LD_IMM64, PseudoCall, PseudoLd } from '../../src/isa/opcodes.js';
 import { imm64 } from '../../src/isa/insn.js';
@@ -259,3 +259,18 @@ function encodeProgram(p: BpfProgram): Uint8Array {
   }
   return out;
 }
+
+// Program types and sleepability per SEC() name, from libbpf's section_defs table.
+describe('section names', () => {
+  it.each([
+    ['syscall', 'syscall', true], ['xdp', 'xdp', false], ['xdp.frags', 'xdp', false], ['?xdp', 'xdp', false],
+    ['tc', 'sched_cls', false], ['tcx/ingress', 'sched_cls', false], ['classifier', 'sched_cls', false],
+    ['socket', 'socket_filter', false], ['tracepoint/syscalls/sys_enter_write', 'tracepoint', false],
+    ['tp/sched/sched_switch', 'tracepoint', false], ['raw_tp/sys_enter', 'raw_tracepoint', false],
+    ['fentry/do_unlinkat', 'tracing', false], ['fentry.s/do_unlinkat', 'tracing', true], ['lsm.s/file_open', 'lsm', true],
+    ['kprobe/do_sys_open', 'kprobe', false], ['kprobe.multi/do_*', 'kprobe', false], ['uprobe.s/bin:func', 'kprobe', true],
+    ['struct_ops/init', 'struct_ops', false], ['my_section', 'unknown', false],
+  ] as const)('%s → %s', (sec, progType, sleepable) => {
+    expect(sectionProgType(sec)).toEqual({ progType, sleepable });
+  });
+});
