@@ -17,11 +17,12 @@ beforeAll(() => {
   build = mkdtempSync(join(cache, 'bpfjit-isa-build-'));
   writeFileSync(join(build, 'package.json'), '{"type":"module"}\n');
   work = mkdtempSync(join(tmpdir(), 'bpfjit-isa-cli-'));
-  spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', build, '--incremental', 'false', '--declaration', 'false', '--sourceMap', 'false'], {
+  spawnSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', build, '--incremental', 'false', '--declaration', 'false', '--sourceMap', 'false', '--noCheck'], {
     cwd: REPO_ROOT,
     encoding: 'utf8',
   });
-  // Type errors elsewhere in a half-finished tree do not stop tsc from emitting; the CLI must exist.
+  // Emit only (--noCheck): type checking is tsc's job in the build; a half-finished module elsewhere
+  // cannot stop the CLI from being emitted.
   expect(existsSync(join(build, 'cli/main.js'))).toBe(true);
 }, 180_000);
 
