@@ -86,7 +86,7 @@ describe(`front end parity with the kernel's xlated_resolved (${source} corpus, 
       else kernelRemovedMore++;
     }
     console.log(
-      `own dead-code analysis (constants, path-sensitive up to 8 states per insn): visited set exact for ` +
+      `own dead-code analysis (constants and value ranges, path-sensitive up to 8 states per insn): visited set exact for ` +
         `${exactVisited}/${programs.length} (so the front end alone reproduces those programs); the kernel's range ` +
         `tracking removed more in ${kernelRemovedMore}`,
     );

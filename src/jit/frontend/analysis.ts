@@ -9,7 +9,7 @@ import { decideJump, foldAlu, imm64u } from './consts.js';
 import type { Slot } from './slots.js';
 import { jumpOff } from './subprogs.js';
 import { boundsOf, describe, joinVal, konst, M32, ranged, UNINIT, UNKNOWN, valEq, valKey, widenVal, type Val } from './values.js';
-import { alu64Bounds, constBounds, decideBounds, low32, refineBounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
+import { alu64Bounds, const32, decideBounds, low32, refineBounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
 
 export interface AnalysisOptions {
   /** The program has an arena (addr_space_cast is allowed; map 0 is the arena). */
@@ -307,8 +307,8 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         if (a.c !== undefined && b.c !== undefined) taken = decideJump(op, is32, a.c, b.c);
         else if (!is32) taken = decideBounds(op, boundsOf(a), boundsOf(b));
         else {
-          const la = a.c !== undefined ? constBounds(a.c & M32) : low32(boundsOf(a));
-          const lb = b.c !== undefined ? constBounds(b.c & M32) : low32(boundsOf(b));
+          const la = a.c !== undefined ? const32(a.c) : low32(boundsOf(a));
+          const lb = b.c !== undefined ? const32(b.c) : low32(boundsOf(b));
           if (la && lb && op !== JmpOp.JSET) taken = decideBounds(op, la, lb);
         }
       }

@@ -138,12 +138,22 @@ export function decideBounds(op: number, a: Bounds, b: Bounds): boolean | undefi
   }
 }
 
-/** The 32-bit view of a 64-bit interval when it lies within [0, 2^32): usable for JMP32 compares. */
+/**
+ * The 32-bit view (unsigned and signed 32-bit intervals) of a 64-bit interval lying within [0, 2^32), for JMP32
+ * compares; undefined when the upper half is not known to be zero.
+ */
 export function low32(b: Bounds): Bounds | undefined {
   if (b.uhi > 0xffffffffn) return undefined;
-  const shi = b.uhi <= 0x7fffffffn ? b.uhi : undefined;
-  if (shi === undefined) return b.ulo > 0x7fffffffn ? undefined : { ulo: b.ulo, uhi: b.uhi, slo: S64_MIN, shi: S64_MAX };
-  return { ulo: b.ulo, uhi: b.uhi, slo: b.ulo, shi };
+  if (b.uhi <= 0x7fffffffn) return { ulo: b.ulo, uhi: b.uhi, slo: b.ulo, shi: b.uhi };
+  if (b.ulo > 0x7fffffffn) return { ulo: b.ulo, uhi: b.uhi, slo: b.ulo - (1n << 32n), shi: b.uhi - (1n << 32n) };
+  return { ulo: b.ulo, uhi: b.uhi, slo: -(1n << 31n), shi: (1n << 31n) - 1n };
+}
+
+/** The 32-bit view of a constant (its low half). */
+export function const32(c: bigint): Bounds {
+  const u = c & 0xffffffffn;
+  const s = BigInt.asIntN(32, u);
+  return { ulo: u, uhi: u, slo: s, shi: s };
 }
 
 /** Narrows `a` on the side of a 64-bit compare with the constant `k` (reg_set_min_max); null if impossible. */
