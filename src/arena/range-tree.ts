@@ -14,11 +14,26 @@ interface RangeNode {
 }
 
 const u32 = (v: number): number => v >>> 0;
+
+/** First index of an ascending array whose value is >= v. */
+function lowerBound(a: readonly number[], v: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! >= v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
 const sizeOf = (n: RangeNode): number => u32(n.last - n.start + 1);
 
 export class RangeTree {
-  /** Nodes sorted by start (the interval tree's order). */
+  /** Nodes sorted by start (the interval tree's order); they never overlap, so also sorted by last. */
   private nodes: RangeNode[] = [];
+  /** The size tree: size → nodes of that size in insertion order, and the distinct sizes ascending. */
+  private readonly bySize = new Map<number, RangeNode[]>();
+  private readonly sizes: number[] = [];
   private stamp = 0;
 
   /** Free ranges in start order, as [start, last] pairs (for inspection and tests). */
@@ -26,32 +41,53 @@ export class RangeTree {
     return this.nodes.map((n) => [n.start, n.last]);
   }
 
+  /** Index of the first node whose last >= v (nodes.length if none). */
+  private firstEndingAtOrAfter(v: number): number {
+    let lo = 0;
+    let hi = this.nodes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.nodes[mid]!.last >= v) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
   /** range_it_iter_first(): the lowest-start node overlapping [start, last]. */
   private iterFirst(start: number, last: number): RangeNode | undefined {
-    return this.nodes.find((n) => n.start <= last && n.last >= start);
+    const n = this.nodes[this.firstEndingAtOrAfter(start)];
+    return n && n.start <= last ? n : undefined;
   }
 
   private insert(n: RangeNode): void {
     n.seq = ++this.stamp;
-    let i = 0;
-    while (i < this.nodes.length && this.nodes[i]!.start < n.start) i++;
-    this.nodes.splice(i, 0, n);
+    this.nodes.splice(this.firstEndingAtOrAfter(n.start), 0, n);
+    const size = sizeOf(n);
+    const bucket = this.bySize.get(size);
+    if (bucket) bucket.push(n);
+    else {
+      this.bySize.set(size, [n]);
+      this.sizes.splice(lowerBound(this.sizes, size), 0, size);
+    }
   }
 
   private remove(n: RangeNode): void {
-    this.nodes.splice(this.nodes.indexOf(n), 1);
+    this.nodes.splice(this.firstEndingAtOrAfter(n.last), 1);
+    const size = sizeOf(n);
+    const bucket = this.bySize.get(size)!;
+    bucket.splice(bucket.lastIndexOf(n), 1);
+    if (bucket.length === 0) {
+      this.bySize.delete(size);
+      this.sizes.splice(lowerBound(this.sizes, size), 1);
+    }
   }
 
-  /** range_tree_find(): best-fit start, or -1 (the kernel's -ENOENT). */
+  /** range_tree_find(): best-fit start (smallest fitting size, newest of that size), or -1 (-ENOENT). */
   find(len: number): number {
-    len = u32(len);
-    let best: RangeNode | undefined;
-    for (const n of this.nodes) {
-      const s = sizeOf(n);
-      if (len > s) continue;
-      if (!best || s < sizeOf(best) || (s === sizeOf(best) && n.seq > best.seq)) best = n;
-    }
-    return best ? best.start : -1;
+    const i = lowerBound(this.sizes, u32(len));
+    if (i === this.sizes.length) return -1;
+    const bucket = this.bySize.get(this.sizes[i]!)!;
+    return bucket[bucket.length - 1]!.start;
   }
 
   /** range_tree_clear(): mark [start, start + len) as not free. */
