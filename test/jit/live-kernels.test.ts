@@ -1,6 +1,7 @@
 // Parity on a second kernel build (linux 6.18.44-fc-v657, which returns through the SRSO return
 // thunk) for clang-compiled programs: the images and stack depths that kernel produced, recorded in
-// fixtures/clang-live.json (sources in fixtures/clang-live.bpf.c). The build is recognised by its call
+// fixtures/clang-live.json (sources in fixtures/clang-live.bpf.c and clang-live-arena.bpf.c, the latter
+// loaded through src/loader: arena globals, signed arena loads, arena atomics, a subprogram). The build is recognised by its call
 // base, so no thunk option is passed here.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -15,6 +16,8 @@ interface LiveRecord {
   call_base: string;
   stack_depths: number[];
   return_thunk: string | null;
+  kern_vm_start?: string | null;
+  user_vm_start?: string | null;
 }
 
 const records = JSON.parse(readFileSync(new URL('./fixtures/clang-live.json', import.meta.url), 'utf8')) as LiveRecord[];
@@ -22,7 +25,8 @@ const records = JSON.parse(readFileSync(new URL('./fixtures/clang-live.json', im
 describe('clang-compiled programs on linux 6.18.44 (return thunk)', () => {
   test.each(records.map((r) => [r.name, r] as const))('%s', (_n, r) => {
     const prog = decode(new Uint8Array(Buffer.from(r.xlated_resolved, 'hex')));
-    const res = jit(prog, { imageBase: r.ksyms.map((s) => BigInt(s)), callBase: BigInt(r.call_base) });
+    const arena = r.kern_vm_start ? { kernVmStart: BigInt(r.kern_vm_start), userVmStart: BigInt(r.user_vm_start!) } : {};
+    const res = jit(prog, { imageBase: r.ksyms.map((s) => BigInt(s)), callBase: BigInt(r.call_base), ...arena });
     expect(res.functions.map((f) => f.stackDepth)).toEqual(r.stack_depths.map((d) => (d + 7) & ~7));
     expect(Buffer.from(jitImage(res)).toString('hex')).toBe(r.jited);
   });
