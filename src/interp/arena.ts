@@ -73,6 +73,7 @@ export class SparseArena implements ArenaView {
   }
 
   read(off32: number, size: 1 | 2 | 4 | 8): bigint | null {
+    if (off32 + size > 2 ** 32) return null; // past 4 GiB: the upper guard region
     const loc = this.locate(off32, size);
     if (loc === 'split') {
       // An access straddling two pages: byte by byte; any missing byte makes the whole load fault (→ 0).
@@ -91,6 +92,7 @@ export class SparseArena implements ArenaView {
   }
 
   write(off32: number, size: 1 | 2 | 4 | 8, value: bigint): boolean {
+    if (off32 + size > 2 ** 32) return false;
     const loc = this.locate(off32, size);
     if (loc === 'split') {
       for (let i = 0; i < size; i++) if (this.read((off32 + i) >>> 0, 1) === null) return false;

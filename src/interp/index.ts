@@ -5,3 +5,4 @@ export { Fault, Layout, Memory, type AccessSize, type Region } from './memory.js
 export { alu32, alu64, byteSwap, endian, signExtend } from './alu.js';
 export * from './env.js';
 export * from './helpers.js';
+export { arenaView } from './arena-view.js';
