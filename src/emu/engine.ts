@@ -67,6 +67,8 @@ export class Engine {
   private closed = false;
   /** Set by a trampoline hook that had to stop the run. */
   helperFault: { message: string; target: bigint } | null = null;
+  /** The current run's handler of unmapped/protected accesses (one permanent hook calls it). */
+  onBadAccess: ((type: number, addr: bigint) => boolean) | null = null;
   /** Whether the translated code carries Unicorn's instruction counter (switching needs a re-translation). */
   countMode = false;
 
@@ -89,6 +91,11 @@ export class Engine {
     t.mem.bytes.fill(0xcc);
     t.mem.bytes.set(BPF_LOOP_CODE, Number(BPF_LOOP_ADDR - LAYOUT.trampoline));
 
+    s.hookMem(
+      UC.HOOK_MEM_READ_UNMAPPED | UC.HOOK_MEM_WRITE_UNMAPPED | UC.HOOK_MEM_FETCH_UNMAPPED |
+        UC.HOOK_MEM_READ_PROT | UC.HOOK_MEM_WRITE_PROT | UC.HOOK_MEM_FETCH_PROT,
+      (type, addr) => this.onBadAccess?.(type, addr) ?? false,
+    );
     const helpers = new Map(HELPERS);
     for (const [id, fn] of opts.helpers ?? []) helpers.set(id, fn);
     const kfuncs = new Map(KFUNCS);

@@ -76,24 +76,20 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   engine.helperFault = null;
   const arenaFaults: ArenaFault[] = [];
   let pending: Pending = {};
-  const memHook = space.hookMem(
-    UC.HOOK_MEM_READ_UNMAPPED | UC.HOOK_MEM_WRITE_UNMAPPED | UC.HOOK_MEM_FETCH_UNMAPPED |
-      UC.HOOK_MEM_READ_PROT | UC.HOOK_MEM_WRITE_PROT | UC.HOOK_MEM_FETCH_PROT,
-    (type, addr) => {
-      const rip = space.uc.regRead(X86.RIP);
-      const ex = loaded.extable.get(rip);
-      const isRead = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_READ_PROT;
-      const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
-      if (ex && (isRead || isWrite) && engine.inArena(addr)) {
-        const kern = engine.arenaModel!.kernVmStart;
-        arenaFaults.push({ func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) });
-        pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
-      } else if (!pending.fault) {
-        pending = { fault: { type, addr, rip } };
-      }
-      return false;
-    },
-  );
+  engine.onBadAccess = (type, addr) => {
+    const rip = space.uc.regRead(X86.RIP);
+    const ex = loaded.extable.get(rip);
+    const isRead = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_READ_PROT;
+    const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
+    if (ex && (isRead || isWrite) && engine.inArena(addr)) {
+      const kern = engine.arenaModel!.kernVmStart;
+      arenaFaults.push({ func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) });
+      pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
+    } else if (!pending.fault) {
+      pending = { fault: { type, addr, rip } };
+    }
+    return false;
+  };
 
   // Trace mode: a hook on every instruction of the images, reporting at each BPF instruction's first byte.
   let insns: number | null = null;
@@ -178,7 +174,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   if (!fault) finishTrace();
   const r0 = space.uc.regRead(X86.RAX);
   const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
-  space.unhook(memHook);
+  engine.onBadAccess = null;
   for (const h of traceHooks) space.unhook(h);
   if (traceHooks.length > 0) space.flushCode();
   if (broken) space.rebuild();

@@ -231,6 +231,7 @@ export class Unicorn {
   private readonly hooks = new Set<HookRec>();
   /** Native buffer for batched register access: values, then one pointer per value. */
   private batch: HostMemory | null = null;
+  private batchPtrArg: NativePtr = null;
 
   constructor(cpuModel: number = UC.CPU_X86_HASWELL) {
     this.l = load();
@@ -298,12 +299,12 @@ export class Unicorn {
       const base = this.batch.address;
       const n = this.batch.size / 16;
       for (let i = 0; i < n; i++) ptrs.setBigUint64(n * 8 + i * 8, base + BigInt(i * 8), true);
+      this.batchPtrArg = koffi.as(Number(base) + this.batch.size / 2, 'void *');
     }
     return { mem: this.batch, values: new DataView(this.batch.bytes.buffer, this.batch.bytes.byteOffset) };
   }
   private batchPtrs(): NativePtr {
-    const b = this.batch!;
-    return koffi.as(Number(b.address) + b.size / 2, 'void *');
+    return this.batchPtrArg;
   }
 
   /** Reads several registers in one native call. */
