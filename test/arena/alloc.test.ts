@@ -197,3 +197,27 @@ describe('bpf_arena_reserve_pages', () => {
     expect([1, 1].map(() => pg(a, a.allocPages(0n, 1, -1, 0)))).toEqual([7, 3]);
   });
 });
+
+describe('an mmap of another length than max_entries pages (map_extra 0; measured on the kernel)', () => {
+  const U0 = 0x7f0000000000n;
+  const arena = (pages: number, mmapPages: number): Arena =>
+    new Arena({ maxEntries: pages, flags: M }, { userVmStart: U0, mmapLength: BigInt(mmapPages) * P, memory: new JsPageMemory() });
+  test('longer: user faults past max_entries allocate; a free there grows the allocator\'s pool', () => {
+    const a = arena(2, 4);
+    a.writeU8(U0 + 3n * P, 1);
+    expect(a.allocPages(U0 + 2n * P, 1, -1, 0)).toBe(0n); // page 2 is not in the free set
+    expect(a.allocPages(0n, 2, -1, 0)).toBe(U0);
+    expect(a.allocPages(0n, 1, -1, 0)).toBe(0n);
+    a.freePages(U0 + 2n * P, 2);
+    expect(a.allocPages(0n, 1, -1, 0)).toBe(U0 + 2n * P);
+    expect(a.allocPages(0n, 1, -1, 0)).toBe(U0 + 3n * P);
+    expect(a.readU8(U0 + 3n * P)).toBe(0);
+  });
+  test('shorter: page_cnt is limited by the mapping, but a free page past it is still handed out', () => {
+    const a = arena(4, 2);
+    expect(a.allocPages(0n, 3, -1, 0)).toBe(0n);
+    expect(a.allocPages(0n, 2, -1, 0)).toBe(U0);
+    expect(a.allocPages(0n, 1, -1, 0)).toBe(U0 + 2n * P);
+    expect(a.pages().map((p) => p.userAddr)).toEqual([U0, U0 + P, null]);
+  });
+});

@@ -21,6 +21,8 @@ interface Scenario {
   key_size?: number;
   value_size?: number;
   no_mmapable?: boolean;
+  /** mmap length in bytes (default: pages * 4096). */
+  mmap_len?: number;
   ops: Op[];
 }
 interface LiveResult {
@@ -118,13 +120,45 @@ const CREATE_CASES: Scenario[] = [
     .map((b) => ({ pages: 1, flags: 2 ** b, map_extra: '0', ops: [] })),
 ];
 const SEEDS = Array.from({ length: Number(process.env.ARENA_LIVE_SEEDS ?? 120) }, (_, i) => 1000 + i);
+// Hand-written cases: an mmap longer than max_entries pages (allowed without map_extra): user faults beyond
+// max_entries allocate, and a free there grows the allocator's pool.
+const FIXED: Scenario[] = [
+  {
+    pages: 2, flags: 0, map_extra: '0', mmap_len: 4 * 4096,
+    ops: [
+      { op: 'uwrite', addr: 'U+12288', hex: '01' },
+      { op: 'alloc', hint: 'U+8192', cnt: '1', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '2', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '1', node: '-1', flags: '0' },
+      { op: 'uread', addr: 'U+12288', len: 1 },
+      { op: 'free', ptr: 'U+8192', cnt: '2' },
+      { op: 'alloc', hint: '0', cnt: '1', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '1', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '1', node: '-1', flags: '0' },
+      { op: 'uread', addr: 'U+12288', len: 1 },
+    ],
+  },
+  {
+    pages: 4, flags: 0, map_extra: '0', mmap_len: 2 * 4096,
+    ops: [
+      { op: 'alloc', hint: '0', cnt: '3', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '2', node: '-1', flags: '0' },
+      { op: 'alloc', hint: '0', cnt: '1', node: '-1', flags: '0' },
+      { op: 'free', ptr: 'U+0', cnt: '4' },
+      { op: 'alloc', hint: 'U+4096', cnt: '1', node: '-1', flags: '0' },
+      { op: 'reserve', ptr: 'U+0', cnt: '2' },
+      { op: 'reserve', ptr: 'U+0', cnt: '1' },
+    ],
+  },
+];
+
 // Larger arenas with long alloc/free sequences: many equal-sized free ranges, so the range tree's tie order matters.
 const BIG_SEEDS = Array.from({ length: Number(process.env.ARENA_LIVE_BIG_SEEDS ?? 20) }, (_, i) => 5000 + i);
 
 function replay(sc: Scenario, live: LiveResult): Array<string | boolean | number[] | null> {
   const a = new Arena(
     { maxEntries: sc.pages, flags: sc.flags | ArenaFlag.MMAPABLE, mapExtra: BigInt(sc.map_extra) },
-    { userVmStart: BigInt(live.user_vm_start!), memory: new JsPageMemory() },
+    { userVmStart: BigInt(live.user_vm_start!), mmapLength: BigInt(sc.mmap_len ?? sc.pages * 4096), memory: new JsPageMemory() },
   );
   const kf = arenaKfuncs(a);
   const fix = (v: string): bigint => (v.startsWith('U+') ? a.userVmStart + BigInt(v.slice(2)) : BigInt(v));
@@ -152,7 +186,7 @@ function replay(sc: Scenario, live: LiveResult): Array<string | boolean | number
 }
 
 describe('model vs the running kernel', () => {
-  const scenarios = [...CREATE_CASES, ...SEEDS.map((s) => randomScenario(s)), ...BIG_SEEDS.map((s) => randomScenario(s, true))];
+  const scenarios = [...CREATE_CASES, ...SEEDS.map((s) => randomScenario(s)), ...BIG_SEEDS.map((s) => randomScenario(s, true)), ...FIXED];
   const live = runLive(scenarios);
   const skip = 'skip' in live ? live.skip : '';
   if (skip) console.log(`arena live-kernel parity skipped: ${skip}`);
@@ -170,8 +204,8 @@ describe('model vs the running kernel', () => {
     expect(errno).toBe(res.create_errno ?? res.mmap_errno ?? null);
   });
 
-  const randomCases = [...SEEDS, ...BIG_SEEDS].map((s, i) => [s, CREATE_CASES.length + i] as const);
-  test.skipIf(!!skip).each(randomCases)('random ops, seed %i', (_seed, idx) => {
+  const opCases = [...SEEDS, ...BIG_SEEDS, ...FIXED.map((_, i) => `fixed ${i}`)].map((s, i) => [s, CREATE_CASES.length + i] as const);
+  test.skipIf(!!skip).each(opCases)('ops: seed %s', (_seed, idx) => {
     const sc = scenarios[idx]!;
     const res = (live as { results: LiveResult[] }).results[idx]!;
     let errno: string | null = null;
