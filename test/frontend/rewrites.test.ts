@@ -184,7 +184,7 @@ describe('arena', () => {
   });
   it('refuses addr_space_cast without an arena or with other address spaces', () => {
     expect(refusal(prog(cast(3, 1), MOV0, EXIT), env({ arena: null }))).toBe('insn 0: addr_space_cast insn can only be used in a program that has an associated arena');
-    expect(refusal(prog(cast(3, 1, 2), MOV0, EXIT))).toBe('insn 0: addr_space_cast insn can only convert between address space 1 and 0');
+    expect(refusal(prog(cast(3, 1, 2), MOV0, EXIT))).toMatch(/^insn 0: addr_space_cast converts between address spaces 0 and 1 only/);
   });
 });
 
@@ -245,7 +245,7 @@ describe('calls, ld_imm64 and inlined helpers', () => {
 
 describe('functions and stack depth', () => {
   it('refuses jumps out of a function, recursion and a function not ending in exit/jump', () => {
-    expect(refusal(prog(I(0x85, 0, 1, 0, 1), I(0x05, 0, 0, 1), MOV0, EXIT))).toBe('insn 1: jump out of range from insn 1 to 3');
+    expect(refusal(prog(I(0x85, 0, 1, 0, 1), I(0x05, 0, 0, 1), MOV0, EXIT))).toBe('insn 1: jump to 3 leaves its function (0..1)');
     expect(refusal(prog(I(0x85, 0, 1, 0, 1), EXIT, I(0x85, 0, 1, 0, -1), EXIT))).toMatch(/^insn 2: recursive call/);
     expect(refusal(prog(MOV0))).toBe('insn 0: last insn is not an exit or jmp');
   });

@@ -5,6 +5,7 @@
 import { insnError } from '../../errors.js';
 import { LD_IMM64, PseudoLd } from '../../isa/opcodes.js';
 import type { Dialect, Program } from '../../isa/insn.js';
+import { assertValid } from '../../isa/validate.js';
 import { analyze } from './analysis.js';
 import { hardWireDeadBranches, removeDeadCode, removeNops } from './deadcode.js';
 import { insertCmpxchgZext, markArenaAccesses, miscFixups } from './fixups.js';
@@ -13,14 +14,6 @@ import { findSubprogs } from './subprogs.js';
 import type { FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
 
 export type { CallTarget, FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
-
-function checkRegisters(p: SlotProgram): void {
-  for (let pc = 0; pc < p.length; pc++) {
-    const s = p.slots[pc]!;
-    if (s.dst > 10 || s.src > 10) throw insnError(pc, `invalid register R${Math.max(s.dst, s.src)}`);
-    if (s.code === LD_IMM64) pc++;
-  }
-}
 
 function resolveLdImm64(p: SlotProgram, env: FrontEndEnv): void {
   for (let pc = 0; pc < p.length; pc++) {
@@ -66,8 +59,8 @@ function ranges(starts: readonly number[]): FunctionRange[] {
 
 /** Rewrites an original program into the kernel-xlated program the x86-64 JIT consumes. */
 export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
+  assertValid(prog, 'standard');
   const p = SlotProgram.fromProgram(prog);
-  checkRegisters(p);
   p.starts = findSubprogs(p.slots);
   const notes: string[] = [];
   const facts = analyze(p.slots, p.starts, {
