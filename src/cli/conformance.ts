@@ -5,13 +5,21 @@ import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { Exit, parseCommandArgs } from './command.js';
 
-const ENGINE_HELP = `--engine E      interp (the reference interpreter) or unicorn (JIT + emulator);
+const ENGINE_HELP = `--engine E      interp (the reference interpreter), unicorn (JIT + emulator) or kernel
+                  (this host's bpf(): syscall program + BPF_PROG_TEST_RUN, low 32 bits of r0 only);
                   default: unicorn when this build has it, else interp`;
 
+/** The engine to use, or null (after saying why) when it needs bpf() and that is not permitted here. */
 async function pickEngine(value: string | boolean | (string | boolean)[] | undefined) {
   const engine = await import('../conformance/engine.js');
-  if (typeof value === 'string') return engine.loadEngine(engine.parseEngineName(value));
-  return engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp');
+  try {
+    if (typeof value === 'string') return await engine.loadEngine(engine.parseEngineName(value));
+    return await engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp');
+  } catch (e) {
+    if ((e as Error).name !== 'BpfUnavailableError') throw e;
+    console.error((e as Error).message);
+    return null;
+  }
 }
 
 export const conformance: Command = {
@@ -57,6 +65,7 @@ tests needing more than is enabled are skipped.
     const runner = await import('../conformance/runner.js');
     const files = runner.listDataFiles(positionals[0]!);
     const engine = await pickEngine(values.engine);
+    if (engine === null) return Exit.NOT_PERMITTED;
     const results = await runner.runConformance(
       files,
       engine,
@@ -96,6 +105,7 @@ where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
     if (values.elf) throw new UsageError('--elf: ELF input is not supported yet; send raw bytecode');
     if (positionals.length > 1) throw new UsageError('expected at most one argument (the memory as hex bytes)');
     const engine = await pickEngine(values.engine);
+    if (engine === null) return Exit.NOT_PERMITTED;
     let stdin: string;
     try {
       stdin = readFileSync(0, 'utf8');

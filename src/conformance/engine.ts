@@ -5,7 +5,10 @@
 import { UsageError } from '../errors.js';
 import type { Group } from './requirements.js';
 
-export type EngineResult = { readonly ok: true; readonly r0: bigint } | { readonly ok: false; readonly error: string };
+export type EngineResult =
+  /** `width` 32: only the low half of r0 is known (the kernel's retval); compare that much. */
+  | { readonly ok: true; readonly r0: bigint; readonly width?: 32 | 64 }
+  | { readonly ok: false; readonly error: string };
 
 export interface ConformanceEngine {
   readonly name: string;
@@ -15,7 +18,7 @@ export interface ConformanceEngine {
   run(bytecode: Uint8Array, mem: Uint8Array): EngineResult | Promise<EngineResult>;
 }
 
-export const ENGINE_NAMES = ['interp', 'unicorn'] as const;
+export const ENGINE_NAMES = ['interp', 'unicorn', 'kernel'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
 /**
@@ -47,6 +50,8 @@ export async function unicornAvailable(): Promise<boolean> {
 
 export async function loadEngine(name: EngineName): Promise<ConformanceEngine> {
   if (name === 'interp') return (await import('./interp-engine.js')).interpEngine;
+  // Throws BpfUnavailableError (src/kernel) where bpf() is not permitted.
+  if (name === 'kernel') return (await import('./kernel-engine.js')).createConformanceEngine();
   let mod: EngineModule;
   try {
     mod = (await import(UNICORN_ENGINE_MODULE as string)) as EngineModule;
