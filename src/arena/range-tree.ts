@@ -10,7 +10,6 @@
 interface RangeNode {
   start: number;
   last: number; // inclusive
-  seq: number; // insertion stamp in the size tree
 }
 
 const u32 = (v: number): number => v >>> 0;
@@ -31,10 +30,9 @@ const sizeOf = (n: RangeNode): number => u32(n.last - n.start + 1);
 export class RangeTree {
   /** Nodes sorted by start (the interval tree's order); they never overlap, so also sorted by last. */
   private nodes: RangeNode[] = [];
-  /** The size tree: size → nodes of that size in insertion order, and the distinct sizes ascending. */
+  /** The size tree: size → nodes of that size, oldest insertion first; and the distinct sizes, ascending. */
   private readonly bySize = new Map<number, RangeNode[]>();
   private readonly sizes: number[] = [];
-  private stamp = 0;
 
   /** Free ranges in start order, as [start, last] pairs (for inspection and tests). */
   ranges(): Array<[number, number]> {
@@ -60,7 +58,6 @@ export class RangeTree {
   }
 
   private insert(n: RangeNode): void {
-    n.seq = ++this.stamp;
     this.nodes.splice(this.firstEndingAtOrAfter(n.start), 0, n);
     const size = sizeOf(n);
     const bucket = this.bySize.get(size);
@@ -101,7 +98,7 @@ export class RangeTree {
         this.remove(n);
         n.last = u32(start - 1);
         this.insert(n);
-        this.insert({ start: u32(last + 1), last: oldLast, seq: 0 });
+        this.insert({ start: u32(last + 1), last: oldLast });
       } else if (n.start < start) {
         this.remove(n);
         n.last = u32(start - 1);
@@ -148,7 +145,7 @@ export class RangeTree {
       right.start = start;
       this.insert(right);
     } else {
-      this.insert({ start, last, seq: 0 });
+      this.insert({ start, last });
     }
   }
 }
