@@ -40,6 +40,8 @@ interface State {
 
 const MAX_CALL_FRAMES = 8;
 const PATH_STATES = 8;
+/** Instructions the analysis may process in total (the verifier's own limit is 1M). */
+const MAX_STEPS = 2_000_000;
 const SIZE_OF: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
 
 function joinState(a: State, b: State): State {
@@ -82,6 +84,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   const baseKind = new Uint8Array(n);
   const baseSeen: (Val | undefined)[] = new Array(n);
   const memo = new Map<string, Val>();
+  let steps = 0;
 
   const fnOf = (pc: number): number => {
     let f = 0;
@@ -163,6 +166,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
 
     while (work.length > 0) {
       const { pc, st } = work.pop()!;
+      if (++steps > MAX_STEPS) throw insnError(pc, `the program is too complex to analyse (more than ${MAX_STEPS} instruction visits)`);
       const regs = st.regs.slice();
       const stack = new Map(st.stack);
       const s = slots[pc]!;
