@@ -9,7 +9,7 @@ import { decode } from '../isa/codec.js';
 import { jit } from '../jit/index.js';
 import { buildCorpus, compareKernelRecords, requireBpf, type KernelRecord } from '../kernel/index.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
-import { jitOptionsFor, runResults, withKernel, type RunSidecar } from './kernel.js';
+import { hostSymbols, jitOptionsFor, madeOnThisKernel, runResults, withKernel, type RunSidecar } from './kernel.js';
 
 const HELP = `Usage: bpfjit corpus build DIR --seed S --count N [--start K]
        bpfjit corpus check DIR [--no-run] [--verbose]
@@ -84,10 +84,15 @@ export function checkCorpus(dir: string, run: boolean): CheckCounts {
         c.resultsSkipped++;
         continue;
       }
-      const key = JSON.stringify(rec.kfunc_addrs);
+      // Records made on this kernel call its helpers; others (the shared corpora) the engine's default build.
+      const symbols = madeOnThisKernel(rec) ? hostSymbols(rec) : null;
+      const kfuncAddrs = Object.fromEntries(Object.entries(rec.kfunc_addrs).map(([k, v]) => [k, BigInt(v)]));
+      const key = symbols
+        ? `${symbols.callBase} ${symbols.cpuNumber} ${symbols.jiffies} ${symbols.thisCpuOff} ${JSON.stringify(rec.kfunc_addrs)}`
+        : `default ${JSON.stringify(rec.kfunc_addrs)}`;
       let engine = engines.get(key);
       if (!engine) {
-        engine = new Engine({ kfuncAddrs: Object.fromEntries(Object.entries(rec.kfunc_addrs).map(([k, v]) => [k, BigInt(v)])) });
+        engine = symbols ? new Engine({ symbols }) : new Engine({ kfuncAddrs });
         engines.set(key, engine);
       }
       try {

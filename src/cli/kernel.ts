@@ -140,12 +140,27 @@ export function jitOptionsFor(r: KernelRecord): JitExtraOptions {
   return opts;
 }
 
-/** This kernel's symbols for the emulator: the record's call base, helpers by name from /proc/kallsyms. */
+/**
+ * The kernel build's symbols for the emulator, for records made on this host: the record's call base and
+ * kfunc addresses, helpers by name from /proc/kallsyms, and the data addresses the verifier's inlined helpers
+ * use, read from the program itself (cpu_number before the per-CPU move, &jiffies before its load).
+ */
 export function hostSymbols(r: KernelRecord): KernelSymbols {
   const helpers = new Map<number, bigint>();
   for (const [name, id] of Object.entries(HelperId) as [string, number][]) {
     const a = kernelSymbol(name === 'get_prandom_u32' ? 'bpf_user_rnd_u32' : `bpf_${name}`);
     if (a !== null) helpers.set(id, a);
+  }
+  const x = Buffer.from(r.xlated_resolved, 'hex');
+  let cpuNumber = LINUX_6_18.cpuNumber;
+  let jiffies = LINUX_6_18.jiffies;
+  for (let i = 0; i + 16 <= x.length; i += 8) {
+    const next = x.subarray(i + 8, i + 16);
+    if ((x[i] === 0xb7 || x[i] === 0xb4) && next[0] === 0xbf && next.readInt16LE(2) === -1) cpuNumber = BigInt.asUintN(64, BigInt(x.readInt32LE(i + 4)));
+    if (x[i] === 0x18 && i + 24 <= x.length && x[i + 16] === 0x79) {
+      const v = (BigInt(x.readUInt32LE(i + 12)) << 32n) | BigInt(x.readUInt32LE(i + 4));
+      if (v >= 0xffff800000000000n) jiffies = v;
+    }
   }
   return {
     ...LINUX_6_18,
@@ -153,8 +168,19 @@ export function hostSymbols(r: KernelRecord): KernelSymbols {
     helpers,
     kfuncs: new Map(Object.entries(r.kfunc_addrs).map(([k, v]) => [k, BigInt(v)])),
     timedMayGoto: kernelSymbol('arch_bpf_timed_may_goto') ?? LINUX_6_18.timedMayGoto,
-    ...(r.this_cpu_off !== null ? { thisCpuOff: (LINUX_6_18.thisCpuOff & ~0xffffffffn) | (BigInt(r.this_cpu_off) & 0xffffffffn) } : {}),
+    thisCpuOff: r.this_cpu_off !== null ? BigInt.asUintN(64, BigInt(BigInt.asIntN(32, BigInt(r.this_cpu_off)))) : LINUX_6_18.thisCpuOff,
+    cpuNumber,
+    jiffies,
   };
+}
+
+/** Whether a record was made on this host's kernel build (same __bpf_call_base). */
+export function madeOnThisKernel(r: KernelRecord): boolean {
+  try {
+    return kernelSymbol('__bpf_call_base') === BigInt(r.call_base);
+  } catch {
+    return false;
+  }
 }
 
 /** The sidecar fields a run needs (NAME.json / ENV.json). */

@@ -63,8 +63,8 @@ export function buildCorpus(dir: string, o: BuildOptions): BuildReport {
           ctx: g.env.ctx,
           subprog: g.subprog,
           gen_stats: g.stats,
-          deterministic: true,
-          nondeterministic: [],
+          deterministic: g.nondeterministic.length === 0,
+          nondeterministic: g.nondeterministic,
           attempts: attempt + 1,
         };
         writeAtomic(join(dir, `${name}.bin`), bin);

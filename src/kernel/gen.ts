@@ -66,10 +66,23 @@ export interface Generated {
   readonly bodySize: number;
   readonly subprog: boolean;
   readonly stats: Record<string, number>;
+  /** Why the results may differ between runs (empty: deterministic). */
+  readonly nondeterministic: readonly string[];
 }
+
+/** [name, id, result varies between runs]: helpers a sleepable syscall program may call without arguments. */
+const HELPERS: readonly (readonly [string, number, boolean])[] = [
+  ['bpf_ktime_get_ns', 5, true],
+  ['bpf_get_prandom_u32', 7, true],
+  ['bpf_get_smp_processor_id', 8, true], // inlined by the verifier (per-CPU read)
+  ['bpf_get_numa_node_id', 42, false],
+  ['bpf_jiffies64', 118, true], // inlined by the verifier
+  ['bpf_ktime_get_boot_ns', 125, true],
+];
 
 class Gen {
   readonly stats: Record<string, number> = {};
+  readonly nondeterministic: string[] = [];
   constructor(
     readonly r: Rng,
     readonly arena: boolean,
@@ -209,6 +222,16 @@ class Gen {
     }
   }
 
+  /** A helper call; a result that varies per run (time, CPU, random) is discarded or marks the program. */
+  helperCall(): Raw[] {
+    const [name, id, varies] = this.r.pick(HELPERS);
+    this.count(`helper_${name.slice(4)}`);
+    const out: Raw[] = [ins(Class.JMP | JmpOp.CALL, 0, 0, 0, id), ...this.reinit([1, 2, 3, 4, 5])];
+    if (varies && this.r.chance(0.5)) out.push(...this.reinit([0]));
+    else if (varies && !this.nondeterministic.includes(`helper:${name}`)) this.nondeterministic.push(`helper:${name}`);
+    return out;
+  }
+
   freeBlock(): Raw[] {
     this.count('kfunc_free');
     return [
@@ -253,7 +276,8 @@ export function generate(o: GenOptions): Generated {
     else if (k < 89) {
       g.count('ld_imm64');
       u = { insns: [ld64(g.reg(), g.value())] };
-    } else if (arena && k < 96) u = { insns: g.arenaBlock() };
+    } else if (k < 91) u = { insns: g.helperCall() };
+    else if (arena && k < 96) u = { insns: g.arenaBlock() };
     else if (arena && k < 98) u = { insns: g.freeBlock() };
     else if (subprog) {
       g.count('pseudo_call');
@@ -302,12 +326,7 @@ function assemble(g: Gen, units: Unit[], bodySize: number, subprog: boolean, are
   const all: Raw[] = [...main];
   if (subprog) {
     g.count('subprog');
-    all.push(ins(Class.ALU64 | AluOp.MOV | Src.X, 0, 1));
-    for (let i = r.int(1, 6); i > 0; i--) {
-      const dst = r.int(0, 5);
-      all.push(r.chance(0.5) ? ins(Class.ALU64 | r.pick([AluOp.ADD, AluOp.XOR, AluOp.MUL, AluOp.SUB]) | Src.X, dst, r.int(0, 5)) : ins(Class.ALU | r.pick([AluOp.ADD, AluOp.OR, AluOp.AND]) | Src.K, dst, 0, 0, g.imm()));
-    }
-    all.push(ins(Class.JMP | JmpOp.EXIT));
+    all.push(...subprogram(g));
   }
   // bpf-to-bpf calls: imm = callee - (pc + 1).
   let at = 0;
@@ -325,5 +344,35 @@ function assemble(g: Gen, units: Unit[], bodySize: number, subprog: boolean, are
     prefault,
     ctx: Buffer.from(r.bytes(CTX_SIZE)).toString('hex'),
   };
-  return { prog: { insns, slots: at }, env, bodySize, subprog, stats: Object.fromEntries(Object.entries(g.stats).sort()) };
+  return { prog: { insns, slots: at }, env, bodySize, subprog, stats: Object.fromEntries(Object.entries(g.stats).sort()), nondeterministic: g.nondeterministic };
+}
+
+/**
+ * A subprogram: takes r1-r5, uses a random subset of the callee-saved r6-r9 (initialised first: the JIT
+ * pushes only those), a stack area of any depth (zeroed before use), and may return early (later exits
+ * jump to the epilogue of the first).
+ */
+function subprogram(g: Gen): Raw[] {
+  const r = g.r;
+  const saved = [6, 7, 8, 9].filter(() => r.chance(0.4));
+  const depth = r.chance(0.25) ? 0 : r.int(1, 96);
+  const regs = [0, 1, 2, 3, 4, 5, ...saved];
+  const out: Raw[] = [ins(Class.ALU64 | AluOp.MOV | Src.X, 0, 1)];
+  for (const d of saved) out.push(ins(Class.ALU64 | AluOp.MOV | Src.X, d, r.int(1, 5)));
+  for (let off = 8; off <= depth; off += 8) out.push(ins(Class.ST | Mode.MEM | Size.DW, 10, 0, -off, 0));
+  if (depth % 8) out.push(ins(Class.ST | Mode.MEM | Size.B, 10, 0, -depth, 0)); // the deepest byte: depth not a multiple of 8
+  const n = r.int(2, 10);
+  for (let i = 0; i < n; i++) {
+    const k = r.int(0, 9);
+    if (k < 5) out.push(r.chance(0.5) ? ins(Class.ALU64 | r.pick([AluOp.ADD, AluOp.XOR, AluOp.MUL, AluOp.SUB, AluOp.OR]) | Src.X, r.pick(regs), r.pick(regs)) : ins(Class.ALU | r.pick([AluOp.ADD, AluOp.OR, AluOp.AND, AluOp.LSH]) | Src.K, r.pick(regs), 0, 0, r.int(0, 31)));
+    else if (k < 8 && depth >= 8) {
+      const off = -8 * r.int(1, Math.floor(depth / 8));
+      out.push(r.chance(0.5) ? ins(Class.STX | Mode.MEM | Size.DW, 10, r.pick(regs), off) : ins(Class.LDX | Mode.MEM | Size.DW, r.pick(regs), 10, off));
+    } else if (k === 8) {
+      g.count('early_exit');
+      out.push(ins(Class.JMP | r.pick(COND) | Src.K, r.pick(regs), 0, 1, g.imm()), ins(Class.JMP | JmpOp.EXIT));
+    } else out.push(ins(Class.ALU64 | AluOp.MOV | Src.X, 0, r.pick(regs)));
+  }
+  out.push(ins(Class.JMP | JmpOp.EXIT));
+  return out;
 }
