@@ -18,6 +18,9 @@ export interface Region {
   readonly base: bigint;
   readonly bytes: Uint8Array;
   readonly writable: boolean;
+  /** One past the last byte. */
+  readonly end: bigint;
+  readonly view: DataView;
 }
 
 /** Where the interpreter places things. All above 4 GiB, so they never collide with 32-bit arena pointers. */
@@ -48,7 +51,14 @@ export class Memory {
   arena: ArenaView | null = null;
 
   addRegion(name: string, base: bigint, bytes: Uint8Array, writable = true): Region {
-    const r: Region = { name, base, bytes, writable };
+    const r: Region = {
+      name,
+      base,
+      bytes,
+      writable,
+      end: base + BigInt(bytes.length),
+      view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    };
     for (const o of this.regions) {
       if (base < o.base + BigInt(o.bytes.length) && o.base < base + BigInt(bytes.length)) {
         throw new Error(`region ${name} overlaps ${o.name}`);
@@ -69,9 +79,14 @@ export class Memory {
     return this.regions.find((r) => r.name === name);
   }
 
+  private last: Region | undefined;
+
   private find(addr: bigint, size: number, what: string): Region {
+    const end = addr + BigInt(size);
+    const hit = this.last;
+    if (hit && addr >= hit.base && end <= hit.end) return hit; // most accesses repeat the previous region
     for (const r of this.regions) {
-      if (addr >= r.base && addr + BigInt(size) <= r.base + BigInt(r.bytes.length)) return r;
+      if (addr >= r.base && end <= r.end) return (this.last = r);
     }
     const near = this.regions.find((r) => addr >= r.base && addr < r.base + BigInt(r.bytes.length));
     const where = near
@@ -114,7 +129,7 @@ export class Memory {
     const ar = this.arenaOffset(addr);
     if (ar !== undefined) return ar === null ? 0n : (this.arena!.read(ar, size) ?? 0n);
     const r = this.find(addr, size, 'load');
-    return readLE(r.bytes, Number(addr - r.base), size);
+    return readView(r.view, Number(addr - r.base), size);
   }
 
   /** Writes the low `size` bytes of value. Stores to missing arena pages are dropped. */
@@ -127,7 +142,7 @@ export class Memory {
     }
     const r = this.find(addr, size, 'store');
     if (!r.writable) throw new Fault(`store to read-only ${r.name} at ${hex(addr)}`);
-    writeLE(r.bytes, Number(addr - r.base), size, value);
+    writeView(r.view, Number(addr - r.base), size, value);
   }
 
   /** Whether an address is an arena access (for atomics, which must not half-happen on a missing page). */
@@ -150,6 +165,32 @@ export class Memory {
 
   writeBytes(addr: bigint, data: Uint8Array): void {
     for (let i = 0; i < data.length; i++) this.store(addr + BigInt(i), 1, BigInt(data[i]!));
+  }
+}
+
+function readView(v: DataView, at: number, size: AccessSize): bigint {
+  switch (size) {
+    case 1:
+      return BigInt(v.getUint8(at));
+    case 2:
+      return BigInt(v.getUint16(at, true));
+    case 4:
+      return BigInt(v.getUint32(at, true));
+    case 8:
+      return v.getBigUint64(at, true);
+  }
+}
+
+function writeView(v: DataView, at: number, size: AccessSize, value: bigint): void {
+  switch (size) {
+    case 1:
+      return v.setUint8(at, Number(value & 0xffn));
+    case 2:
+      return v.setUint16(at, Number(value & 0xffffn), true);
+    case 4:
+      return v.setUint32(at, Number(value & 0xffffffffn), true);
+    case 8:
+      return v.setBigUint64(at, BigInt.asUintN(64, value), true);
   }
 }
 
