@@ -1,11 +1,12 @@
 // `bpfjit run`: front end → JIT → Unicorn engine, with the program's environment (sidecar / ENV.json).
 import { readFileSync } from 'node:fs';
-import { BpfError, UsageError } from '../errors.js';
+import { BpfError, UsageError, insnError } from '../errors.js';
 import { parseEnv, type RunEnv } from '../env.js';
-import { Engine, LAYOUT, type RunResult } from '../emu/index.js';
+import { BpfMap, Engine, LAYOUT, type RunResult } from '../emu/index.js';
 import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
-import { frontEnd } from '../jit/frontend/index.js';
-import { jit } from '../jit/index.js';
+import { frontEnd, functionRanges } from '../jit/frontend/index.js';
+import { jit, JIT_DEFAULTS } from '../jit/index.js';
+import { LD_IMM64, PseudoLd } from '../isa/opcodes.js';
 import type { Program } from '../isa/insn.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
 import { readProgram } from './input.js';
@@ -17,8 +18,10 @@ const HELP = `Usage: bpfjit run PROG [options]
 Compiles PROG like Linux 6.18 (verifier rewrites, x86-64 JIT) and runs the machine code on an emulated CPU
 (Unicorn) with a kernel-like stack, context, helpers, kfuncs and arena.
 
-PROG: .bin (raw bytecode; NAME.json beside it is the default environment), .s (assembler text), hex.
+PROG: .bin (raw bytecode; NAME.json beside it is the default environment), .s (assembler text), hex, or an ELF
+object (.o; --prog NAME picks the program; its maps and globals are created in guest memory).
 Options:
+  --prog NAME          ELF objects: the program (function or section name)
   --env ENV.json       environment (corpus sidecar format: arena, kfuncs, prefault, ctx)
   --ctx HEX            context bytes (r1), overrides the environment's
   --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)
@@ -49,6 +52,28 @@ function loadEnv(path: string | undefined, sidecar: string | undefined): RunEnv 
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
 
+/** Image base of each function (main first, then subprograms in program order), as the JIT places them. */
+function functionBases(starts: readonly number[]): bigint[] {
+  return starts.map((_, i) => JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
+}
+
+/**
+ * ld_imm64 of a BPF function (src_reg 4, imm = offset to it) becomes its image address, as the kernel's
+ * jit_subprogs does before the final JIT (bpf_loop callbacks).
+ */
+function resolveFuncPointers(prog: Program, starts: readonly number[], bases: readonly bigint[]): Program {
+  return {
+    ...prog,
+    insns: prog.insns.map((insn) => {
+      if (insn.code !== LD_IMM64 || insn.src !== PseudoLd.FUNC) return insn;
+      const idx = starts.indexOf(insn.pc + insn.imm + 1);
+      if (idx < 0) throw insnError(insn.pc, `ld_imm64 of a function: insn ${insn.pc + insn.imm + 1} does not start a function`);
+      const addr = bases[idx]!;
+      return { ...insn, imm: Number(BigInt.asIntN(32, addr)), imm2: Number(BigInt.asIntN(32, addr >> 32n)) };
+    }),
+  };
+}
+
 function faultJson(r: RunResult): object | null {
   const f = r.fault;
   if (!f) return null;
@@ -71,6 +96,7 @@ export const run: Command = {
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       env: { type: 'string' },
+      prog: { type: 'string' },
       ctx: { type: 'string' },
       dialect: { type: 'string' },
       'max-insns': { type: 'string' },
@@ -83,8 +109,9 @@ export const run: Command = {
     if (positionals.length !== 1) throw new UsageError('expected exactly one program');
     const dialect = (values.dialect as string | undefined) ?? 'standard';
     if (dialect !== 'standard' && dialect !== 'kernel-xlated') throw new UsageError(`--dialect: expected standard or kernel-xlated, got '${dialect}'`);
-    const input = readProgram(positionals[0]!, { dialect });
-    const env = loadEnv(values.env as string | undefined, input.sidecarPath);
+    const input = readProgram(positionals[0]!, { dialect, prog: values.prog as string | undefined });
+    const objRun = input.object?.run;
+    const env = values.env === undefined && objRun ? objRun.env : loadEnv(values.env as string | undefined, input.sidecarPath);
     const ctxHex = (values.ctx as string | undefined) ?? env.ctx;
     if (!/^([0-9a-fA-F]{2})*$/.test(ctxHex)) throw new UsageError('--ctx: expected hex bytes');
     const maxInsns = values['max-insns'] === undefined ? undefined : parseIntOption('max-insns', values['max-insns'] as string, 1);
@@ -98,22 +125,44 @@ export const run: Command = {
         arena = arenaFromSpec(env.arena);
         applyPrefault(arena, env.prefault);
       }
-      let prog: Program = input.prog;
+      // ELF objects: every non-arena map in guest memory, by the index the program's ld_imm64 use.
+      const maps = new Map<number, BpfMap>();
+      for (const m of objRun?.maps ?? []) {
+        if (m.kind === 'arena') continue;
+        if (m.kind !== 'array' && m.kind !== 'hash') throw new BpfError({ message: `map ${m.name}: type ${m.kind} is not supported by the emulator` });
+        const map = engine.addMap({ kind: m.kind, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+        if (m.initialValue) map.update(new Uint8Array(4), m.initialValue, 0n);
+        maps.set(m.index, map);
+      }
+      const resolveMap = (index: number, what: { kind: 'map' } | { kind: 'value'; off: number }): bigint => {
+        const map = maps.get(index);
+        if (!map) throw new BpfError({ message: `the program uses map ${index}, which the environment does not define` });
+        return what.kind === 'map' ? map.ptr : map.valueAddr(0) + BigInt(what.off);
+      };
+      let prog: Program = objRun?.program ?? input.prog;
       let stackDepth: readonly number[] | undefined;
+      let functionStarts: number[] | undefined;
       if (dialect === 'standard') {
         const fe = frontEnd(prog, {
           callBase: engine.callBase,
           resolveCall: (c) =>
             c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
           kfuncs: env.kfuncs,
+          resolveMap,
           arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
           jiffiesAddr: engine.inlineSymbols.jiffies,
           cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
         });
         prog = fe.prog;
         stackDepth = fe.stackDepth;
+        functionStarts = fe.functions.map((f) => f.firstPc);
       }
+      functionStarts ??= functionRanges(prog).map((f) => f.firstPc);
+      const imageBase = functionBases(functionStarts);
+      prog = resolveFuncPointers(prog, functionStarts, imageBase);
       const result = jit(prog, {
+        imageBase,
+        functionStarts,
         callBase: engine.callBase,
         kernVmStart: arena?.kernVmStart,
         userVmStart: arena?.userVmStart,

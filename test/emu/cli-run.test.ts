@@ -37,6 +37,23 @@ describe('bpfjit run', () => {
     expect(bad).toEqual([]);
   });
 
+  it('runs ELF objects: maps and globals in guest memory, printk output, the arena', () => {
+    const ex = (name: string): string => join(__dirname, '../../examples', name);
+    const hello = capture([ex('hello.bpf.o')]);
+    expect(hello.code).toBe(0);
+    expect(hello.out).toContain('printk: hello, world 1');
+    expect(hello.out).toContain('retval 42 (r0 0x2a)');
+    const htab = capture([ex('arena_htab.bpf.o'), '--json']);
+    expect(htab.code).toBe(0);
+    expect(JSON.parse(htab.out.at(-1)!).retval).toBe(2470);
+  });
+
+  it('reports faults with the BPF instruction and exits 1', () => {
+    const { code, err } = capture([join(__dirname, 'fixtures/wild.s')]);
+    expect(code).toBe(1);
+    expect(err.join('\n')).toMatch(/fault: read from unmapped address 0x1234 at insn 2 /);
+  });
+
   it('--trace prints executed instructions with changed registers; --repeat reports time per run', () => {
     const p = progs.find((x) => !x.sidecar().arena)!;
     const { code, out } = capture([join(p.dir, `${p.name}.bin`), '--trace', '--repeat', '3']);
