@@ -179,3 +179,19 @@ function slotsOfFull(bytes: Uint8Array): Raw[] {
   for (let i = 0; i + 8 <= bytes.length; i += 8) out.push({ code: v.getUint8(i), regs: v.getUint8(i + 1), off: v.getInt16(i + 2, true), imm: v.getInt32(i + 4, true) });
   return out;
 }
+
+/** `sub rsp, N` of each function image (0 when the prologue has none). */
+export function imageStackSizes(p: CorpusProgram): number[] {
+  const k = p.kernel();
+  const img = hexToBytes(k.jited);
+  const out: number[] = [];
+  let at = 0;
+  for (const len of k.func_lens) {
+    const f = img.subarray(at, at + len);
+    at += len;
+    // nop5; nop3 or xor rax,rax; push rbp; mov rbp,rsp; then optionally sub rsp, imm32
+    const i = 5 + 3 + 1 + 3;
+    out.push(f[i] === 0x48 && f[i + 1] === 0x81 && f[i + 2] === 0xec ? new DataView(f.buffer, f.byteOffset + i + 3, 4).getInt32(0, true) : 0);
+  }
+  return out;
+}

@@ -7,26 +7,10 @@ import { analyze } from '../../src/jit/frontend/analysis.js';
 import { SlotProgram } from '../../src/jit/frontend/slots.js';
 import { findSubprogs } from '../../src/jit/frontend/subprogs.js';
 import { stackDepths } from '../../src/jit/frontend/index.js';
-import { allPrograms, hexToBytes, type CorpusProgram } from '../helpers/corpus.js';
-import { explainZextOnly, runParity, visitedFromLog } from './corpus-env.js';
+import { allPrograms, hexToBytes } from '../helpers/corpus.js';
+import { explainZextOnly, imageStackSizes, runParity, visitedFromLog } from './corpus-env.js';
 
 const { source, programs } = allPrograms();
-
-/** `sub rsp, N` of each function image (0 when the prologue has none). */
-function imageStackSizes(p: CorpusProgram): number[] {
-  const k = p.kernel();
-  const img = hexToBytes(k.jited);
-  const out: number[] = [];
-  let at = 0;
-  for (const len of k.func_lens) {
-    const f = img.subarray(at, at + len);
-    at += len;
-    // nop5; nop3 or xor rax,rax; push rbp; mov rbp,rsp; then optionally sub rsp, imm32
-    const i = 5 + 3 + 1 + 3;
-    out.push(f[i] === 0x48 && f[i + 1] === 0x81 && f[i + 2] === 0xec ? new DataView(f.buffer, f.byteOffset + i + 3, 4).getInt32(0, true) : 0);
-  }
-  return out;
-}
 
 describe(`front end parity with the kernel's xlated_resolved (${source} corpus, ${programs.length} programs)`, () => {
   it('rewrites every program exactly like the kernel (given the verifier-visited instructions)', () => {
