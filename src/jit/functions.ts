@@ -4,7 +4,7 @@
 
 import { BpfError, insnError } from '../errors.js';
 import { Class, JmpOp, PseudoCall, insnClass, insnOp } from '../isa/opcodes.js';
-import type { InsnTable } from './table.js';
+import { TAIL_CALL, type InsnTable } from './table.js';
 
 export interface FnRange {
   readonly firstPc: number;
@@ -15,7 +15,6 @@ export interface FnRange {
 }
 
 const CALL = Class.JMP | JmpOp.CALL;
-const TAIL_CALL = Class.JMP | 0xf0;
 
 function isPseudoCall(code: number, src: number): boolean {
   return code === CALL && src === PseudoCall.CALL;

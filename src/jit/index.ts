@@ -6,10 +6,10 @@
 import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
-import { type InsnTable, insnTable, insnTableFromBytes } from './table.js';
-import { knownKernel } from './kernels.js';
+import { TAIL_CALL, TAIL_CALL_UNDECIDED, type InsnTable, insnTable, insnTableFromBytes } from './table.js';
+import { DEFAULT_TAIL_CALL_LAYOUT, knownKernel } from './kernels.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
-import { stackDepth } from './stack.js';
+import { analyzeFunction } from './stack.js';
 import type { JitFunction, JitOptions, JitResult } from './types.js';
 import { Assembler } from './x86/asm.js';
 import { ByteSink } from './x86/sink.js';
@@ -75,6 +75,7 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
     bmi2: opts.bmi2 ?? true,
     thisCpuOff: opts.thisCpuOff ?? build?.thisCpuOff ?? JIT_DEFAULTS.thisCpuOff,
     returnThunk: opts.returnThunk ?? build?.returnThunk ?? 0n,
+    tailCall: build?.tailCall ?? DEFAULT_TAIL_CALL_LAYOUT,
     imageBases,
     funcOfPc,
   };
@@ -82,11 +83,13 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
   const a = new Assembler(new ByteSink(Math.max(4096, slots * 16)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
+    const facts = analyzeFunction(table, fn);
+    decideTailCalls(table, fn.first, fn.end, facts.constKeyTailCalls);
     const info: FnInfo = {
       index,
       firstPc: fn.firstPc,
       endPc: fn.endPc,
-      stackDepth: opts.stackDepth?.[index] ?? stackDepth(table, fn),
+      stackDepth: opts.stackDepth?.[index] ?? facts.stackDepth,
       calleeSaved: calleeSavedUsed(table, fn),
       tailCallReachable: tcr[index]!,
     };
@@ -104,6 +107,13 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
     };
   });
   return { functions, passes: Math.max(0, ...functions.map((f) => f.passes)) };
+}
+
+/** Tail calls read from a kernel dump (`call 12`): direct when the key is constant, else indirect. */
+function decideTailCalls(t: InsnTable, first: number, end: number, constKey: readonly number[]): void {
+  for (let i = first; i < end; i++) {
+    if (t.code[i] === TAIL_CALL && t.imm[i] === TAIL_CALL_UNDECIDED) t.imm[i] = constKey.includes(i) ? 1 : 0;
+  }
 }
 
 /** All function images concatenated: main first, then subprograms (the kernel's `jited` dump). */

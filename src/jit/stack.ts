@@ -6,7 +6,7 @@
 import { AluOp, Class, JmpOp, LD_IMM64, Mode, Src, insnClass, insnMode, insnOp, insnSrc } from '../isa/opcodes.js';
 import type { FnRange } from './functions.js';
 import type { Cursor, InsnTable } from './table.js';
-import { loadCursor, newCursor } from './table.js';
+import { TAIL_CALL, loadCursor, newCursor } from './table.js';
 
 const NREGS = 12;
 const FP = 10;
@@ -17,8 +17,20 @@ const CONST = 2;
 const UNKNOWN = 3;
 
 export function stackDepth(t: InsnTable, fn: FnRange): number {
+  return analyzeFunction(t, fn).stackDepth;
+}
+
+export interface FnAnalysis {
+  readonly stackDepth: number;
+  /** Table indices of tail calls whose key (r3) is the same constant on every path: the verifier
+   *  makes those direct (patched jumps); the others are indirect. */
+  readonly constKeyTailCalls: readonly number[];
+}
+
+/** The same data-flow pass also finds tail calls with a constant key. */
+export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
   const n = fn.end - fn.first;
-  if (n === 0) return 0;
+  if (n === 0) return { stackDepth: 0, constKeyTailCalls: [] };
   // Instruction index (relative to the function) of each slot, -1 for none.
   const localOf = new Int32Array(fn.endPc - fn.firstPc + 1).fill(-1);
   for (let i = 0; i < n; i++) localOf[t.pc[fn.first + i]! - fn.firstPc] = i;
@@ -75,7 +87,7 @@ export function stackDepth(t: InsnTable, fn: FnRange): number {
     const op = insnOp(insn.code);
     if (cls === Class.JMP || cls === Class.JMP32) {
       if (op === JmpOp.EXIT && cls === Class.JMP) continue;
-      if (op !== JmpOp.CALL && op !== 0xf0) {
+      if (op !== JmpOp.CALL && insn.code !== TAIL_CALL) {
         const off = cls === Class.JMP32 && op === JmpOp.JA ? insn.imm : insn.off;
         const target = insn.pc + 1 + off - fn.firstPc;
         const to = target >= 0 && target < localOf.length ? localOf[target]! : -1;
@@ -85,7 +97,11 @@ export function stackDepth(t: InsnTable, fn: FnRange): number {
     }
     if (next) merge(i + 1);
   }
-  return depth;
+  const constKeyTailCalls: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (t.code[fn.first + i] === TAIL_CALL && kind[i * NREGS + 3] === CONST) constKeyTailCalls.push(fn.first + i);
+  }
+  return { stackDepth: depth, constKeyTailCalls };
 }
 
 /** Stores a sum, or forgets the register when it leaves the 32-bit range the state can hold. */

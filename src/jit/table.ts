@@ -18,6 +18,28 @@ export interface InsnTable {
   readonly variable: Uint8Array;
 }
 
+/** BPF_JMP | BPF_TAIL_CALL, the verifier's rewrite of bpf_tail_call(). */
+export const TAIL_CALL = Class.JMP | 0xf0;
+/** The kernel's xlated dump shows a tail call as `call 12` (bpf_tail_call): same thing. */
+const DUMPED_TAIL_CALL_IMM = 12;
+/** imm of a tail call whose kind (direct or indirect) the analysis decides (see analyze.ts). */
+export const TAIL_CALL_UNDECIDED = -12;
+
+/**
+ * Accepts the kernel's raw xlated dump besides the resolved form: a tail call dumped as `call 12`, and
+ * a bpf-to-bpf call dumped with off = relative offset, imm = subprogram index (resolved: imm = offset).
+ */
+function normaliseDump(t: { code: Uint8Array; imm: Int32Array; src: Uint8Array; off: Int16Array }, i: number): void {
+  if (t.code[i] !== (Class.JMP | JmpOp.CALL)) return;
+  if (t.src[i] === 0 && t.imm[i] === DUMPED_TAIL_CALL_IMM) {
+    t.code[i] = TAIL_CALL;
+    t.imm[i] = TAIL_CALL_UNDECIDED;
+  } else if (t.src[i] === 1 && t.off[i] !== 0) {
+    t.imm[i] = t.off[i]!;
+    t.off[i] = 0;
+  }
+}
+
 /** A mutable Insn the emit loop refills for each instruction. */
 export interface Cursor {
   pc: number;
@@ -51,8 +73,9 @@ export function insnTable(prog: Program): InsnTable {
     t.off[i] = insn.off;
     t.imm[i] = insn.imm;
     t.imm2[i] = insn.code === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
-    const cls = insnClass(insn.code);
-    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(insn.code) !== JmpOp.CALL ? 1 : 0;
+    normaliseDump(t, i);
+    const cls = insnClass(t.code[i]!);
+    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(t.code[i]!) !== JmpOp.CALL ? 1 : 0;
   }
   return t;
 }
@@ -97,8 +120,9 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
       t.imm2[i] = view.getInt32(b + 12, true);
       p++;
     }
-    const cls = insnClass(code);
-    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(code) !== JmpOp.CALL ? 1 : 0;
+    normaliseDump(t, i);
+    const cls = insnClass(t.code[i]!);
+    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(t.code[i]!) !== JmpOp.CALL ? 1 : 0;
   }
   return { table: t, slots };
 }

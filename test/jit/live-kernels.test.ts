@@ -47,3 +47,24 @@ describe('clang-compiled programs on linux 6.18.44 (return thunk)', () => {
     expect(base + BigInt(img.length) + BigInt(img.readInt32LE(img.length - 4))).toBe(0xffffffff81000000n);
   });
 });
+
+// Tail calls (socket-filter programs with a prog array, loaded on the same kernel): the raw xlated dump
+// (tail call as `call 12`, bpf-to-bpf call as off = offset / imm = subprogram index) with the map
+// pointer written into its ld_imm64, and the kernel's image. Direct (constant key) and indirect
+// (retpoline thunk) forms, stack and callee-saved unwinding, the counter pointer before a call.
+interface TailRecord {
+  name: string;
+  xlated: string;
+  jited: string;
+  ksyms: string[];
+  call_base: string;
+}
+const tailRecords = JSON.parse(readFileSync(new URL('./fixtures/tailcall-live.json', import.meta.url), 'utf8')) as TailRecord[];
+
+describe('tail calls on linux 6.18.44', () => {
+  test.each(tailRecords.map((r) => [r.name, r] as const))('%s', (_n, r) => {
+    const prog = decode(new Uint8Array(Buffer.from(r.xlated, 'hex')));
+    const res = jit(prog, { imageBase: r.ksyms.map((s) => BigInt(s)), callBase: BigInt(r.call_base) });
+    expect(Buffer.from(jitImage(res)).toString('hex')).toBe(r.jited);
+  });
+});

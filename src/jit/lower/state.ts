@@ -4,6 +4,7 @@
 import { insnError } from '../../errors.js';
 import type { Insn } from '../../isa/insn.js';
 import type { ExEntry } from '../types.js';
+import type { TailCallLayout } from '../kernels.js';
 import { BPF_TO_X86 } from '../regmap.js';
 import type { Assembler } from '../x86/asm.js';
 
@@ -31,6 +32,8 @@ export interface ProgConsts {
   readonly thisCpuOff: number;
   /** x86_return_thunk when the kernel returns through it (RETHUNK mitigation), else 0n: plain ret. */
   readonly returnThunk: bigint;
+  /** Structure offsets and indirect-jump form of tail calls (kernels.ts). */
+  readonly tailCall: TailCallLayout;
   /** Image address of each function. */
   readonly imageBases: readonly bigint[];
   /** Function index owning each slot. */

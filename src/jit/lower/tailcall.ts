@@ -1,6 +1,6 @@
-// Tail calls (BPF_JMP | BPF_TAIL_CALL), after emit_bpf_tail_call_indirect / _direct. The corpora have
-// none; the structure offsets and the indirect-jump form below are this kernel build's assumptions
-// (see KERNEL_LAYOUT) and are not checked against a live image.
+// Tail calls (BPF_JMP | BPF_TAIL_CALL, or `call 12` in a kernel dump), after
+// emit_bpf_tail_call_indirect / _direct. Structure offsets and the indirect-jump form are build facts
+// (kernels.ts), checked against the live 6.18.44 kernel; the corpora have no tail calls.
 
 import type { Insn } from '../../isa/insn.js';
 import { CALLEE_SAVED, ARENA_BASE } from '../regmap.js';
@@ -8,17 +8,8 @@ import { MAX_TAIL_CALL_CNT, roundUp8 } from '../prologue.js';
 import { Gpr } from '../x86/regs.js';
 import type { FnState } from './state.js';
 
-/** Kernel structure offsets and constants used by the tail-call sequence. */
-export const KERNEL_LAYOUT = {
-  /** offsetof(struct bpf_array, map.max_entries) */
-  arrayMaxEntries: 0x10,
-  /** offsetof(struct bpf_array, ptrs) */
-  arrayPtrs: 0x110,
-  /** offsetof(struct bpf_prog, bpf_func) */
-  progBpfFunc: 0x30,
-  /** X86_TAIL_CALL_OFFSET without IBT: nop5 + xor/nop3 + push rbp + mov rbp,rsp = 12 */
-  tailCallOffset: 12,
-} as const;
+/** X86_TAIL_CALL_OFFSET without IBT: nop5 + xor/nop3 + push rbp + mov rbp,rsp = 12. */
+const TAIL_CALL_OFFSET = 12;
 
 function tccPtrOff(st: FnState): number {
   return -16 - roundUp8(st.fn.stackDepth);
@@ -40,6 +31,21 @@ function popAll(st: FnState): void {
     a.s.put3(0x48, 0x81, 0xc4);
     a.s.put4(roundUp8(st.fn.stackDepth));
   }
+}
+
+/** jmp rcx, or under retpolines jmp __x86_indirect_thunk_rcx (emit_indirect_jump). */
+function indirectJumpRcx(st: FnState): void {
+  const thunk = st.prog.tailCall.indirectThunkRcx;
+  if (thunk === undefined) {
+    st.a.s.put2(0xff, 0xe1);
+    return;
+  }
+  let rel = 0;
+  if (st.final) {
+    const ip = st.prog.imageBases[st.fn.index]! + BigInt(st.a.pos);
+    rel = Number(BigInt.asIntN(32, thunk - (ip + 5n)));
+  }
+  st.a.jmp32(rel);
 }
 
 export function lowerTailCall(st: FnState, insn: Insn): void {
@@ -68,22 +74,23 @@ function tailCallIndirect(st: FnState): void {
   const s = st.a.s;
   const start = s.pos;
   const label = st.tailCallIndirectLabel;
+  const layout = st.prog.tailCall;
   s.put2(0x89, 0xd2);
-  s.put3(0x39, 0x56, KERNEL_LAYOUT.arrayMaxEntries);
+  s.put3(0x39, 0x56, layout.arrayMaxEntries);
   s.put2(0x76, (label - (s.pos + 2 - start)) & 0xff);
   loadTailCallCntPtr(st);
   s.put3(0x48, 0x83, 0x38);
   s.put1(MAX_TAIL_CALL_CNT);
   s.put2(0x73, (label - (s.pos + 2 - start)) & 0xff);
   s.put4(0xd68c8b48 | 0);
-  s.put4(KERNEL_LAYOUT.arrayPtrs);
+  s.put4(layout.arrayPtrs);
   s.put3(0x48, 0x85, 0xc9);
   s.put2(0x74, (label - (s.pos + 2 - start)) & 0xff);
   s.put4(0x01008348 | 0);
   popAll(st);
-  s.put4(0x00498b48 | (KERNEL_LAYOUT.progBpfFunc << 24));
-  s.put4(0x00c18348 | (KERNEL_LAYOUT.tailCallOffset << 24));
-  s.put2(0xff, 0xe1);
+  s.put4(0x00498b48 | (layout.progBpfFunc << 24));
+  s.put4(0x00c18348 | (TAIL_CALL_OFFSET << 24));
+  indirectJumpRcx(st);
   st.tailCallIndirectLabel = s.pos - start;
 }
 
