@@ -21,7 +21,8 @@ export interface RunOptions {
   readonly ctx?: Uint8Array;
   /**
    * Instruction budget (x86 instructions). Counting makes Unicorn instrument every instruction (~20x slower),
-   * so it is off unless given; the wall-clock limit always applies.
+   * so it is off unless given; the wall-clock limit always applies. The count restarts after each
+   * exception-table fixup of an arena fault (Unicorn does not expose its counter).
    */
   readonly maxInsns?: number;
   /** Wall-clock limit in milliseconds (default 10 000). */
