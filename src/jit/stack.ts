@@ -31,6 +31,8 @@ export interface FnAnalysis {
 export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
   const n = fn.end - fn.first;
   if (n === 0) return { stackDepth: 0, constKeyTailCalls: [] };
+  const direct = directOnly(t, fn);
+  if (direct >= 0) return { stackDepth: direct, constKeyTailCalls: [] };
   // Instruction index (relative to the function) of each slot, -1 for none.
   const localOf = new Int32Array(fn.endPc - fn.firstPc + 1).fill(-1);
   for (let i = 0; i < n; i++) localOf[t.pc[fn.first + i]! - fn.firstPc] = i;
@@ -102,6 +104,28 @@ export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
     if (t.code[fn.first + i] === TAIL_CALL && kind[i * NREGS + 3] === CONST) constKeyTailCalls.push(fn.first + i);
   }
   return { stackDepth: depth, constKeyTailCalls };
+}
+
+/**
+ * Fast path: when r10 is only ever a load/store base (never copied, compared or stored) and there is no
+ * tail call, the depth is the deepest direct access. Returns -1 when the data-flow pass is needed.
+ */
+function directOnly(t: InsnTable, fn: FnRange): number {
+  let depth = 0;
+  for (let i = fn.first; i < fn.end; i++) {
+    const code = t.code[i]!;
+    const cls = code & 7;
+    if (code === TAIL_CALL) return -1;
+    if (cls === Class.LDX) {
+      if (t.src[i] === FP && -t.off[i]! > depth) depth = -t.off[i]!;
+    } else if (cls === Class.ST || cls === Class.STX) {
+      if (cls === Class.STX && t.src[i] === FP) return -1;
+      if (t.dst[i] === FP && -t.off[i]! > depth) depth = -t.off[i]!;
+    } else if (t.src[i] === FP && code !== LD_IMM64) {
+      return -1;
+    }
+  }
+  return depth;
 }
 
 /** Stores a sum, or forgets the register when it leaves the 32-bit range the state can hold. */

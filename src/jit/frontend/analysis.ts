@@ -20,6 +20,8 @@ export interface AnalysisOptions {
   readonly decide: boolean;
   /** The input is already kernel-xlated (r1-r5 are not clobbered by calls: internal calls preserve them). */
   readonly xlated: boolean;
+  /** Distinct states kept per instruction before joining (default 8; 1 = a plain dataflow join). */
+  readonly pathStates?: number;
 }
 
 export interface Analysis {
@@ -85,6 +87,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   const baseSeen: (Val | undefined)[] = new Array(n);
   const memo = new Map<string, Val>();
   let steps = 0;
+  const pathStates = opts.pathStates ?? PATH_STATES;
 
   const fnOf = (pc: number): number => {
     let f = 0;
@@ -153,7 +156,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       if (!follow(to)) return;
       const set = sets[to - lo]!;
       if (set.exact.some((e) => stateEq(e, st))) return;
-      if (set.exact.length < PATH_STATES) {
+      if (set.exact.length < pathStates) {
         set.exact.push(st);
         work.push({ pc: to, st });
         return;
