@@ -75,21 +75,22 @@ function tailCallIndirect(st: FnState): void {
   const start = s.pos;
   const label = st.tailCallIndirectLabel;
   const layout = st.prog.tailCall;
-  s.put2(0x89, 0xd2);
-  s.put3(0x39, 0x56, layout.arrayMaxEntries);
-  s.put2(0x76, (label - (s.pos + 2 - start)) & 0xff);
+  // rel8 to `out:`, measured in the previous pass (the sequence's length never changes)
+  const toOut = (): number => (label - (s.pos + 2 - start)) & 0xff;
+  s.put2(0x89, 0xd2); // mov edx, edx
+  s.put3(0x39, 0x56, layout.arrayMaxEntries); // cmp [rsi + max_entries], edx
+  s.put2(0x76, toOut()); // jbe out
   loadTailCallCntPtr(st);
-  s.put3(0x48, 0x83, 0x38);
-  s.put1(MAX_TAIL_CALL_CNT);
-  s.put2(0x73, (label - (s.pos + 2 - start)) & 0xff);
-  s.put4(0xd68c8b48 | 0);
+  s.put4((MAX_TAIL_CALL_CNT << 24) | 0x388348); // cmp qword ptr [rax], MAX_TAIL_CALL_CNT
+  s.put2(0x73, toOut()); // jae out
+  s.put4(0xd68c8b48); // mov rcx, [rsi + rdx*8 + ptrs]
   s.put4(layout.arrayPtrs);
-  s.put3(0x48, 0x85, 0xc9);
-  s.put2(0x74, (label - (s.pos + 2 - start)) & 0xff);
-  s.put4(0x01008348 | 0);
+  s.put3(0x48, 0x85, 0xc9); // test rcx, rcx
+  s.put2(0x74, toOut()); // je out
+  s.put4(0x01008348); // add qword ptr [rax], 1
   popAll(st);
-  s.put4(0x00498b48 | (layout.progBpfFunc << 24));
-  s.put4(0x00c18348 | (TAIL_CALL_OFFSET << 24));
+  s.put4((layout.progBpfFunc << 24) | 0x498b48); // mov rcx, [rcx + bpf_func]
+  s.put4((TAIL_CALL_OFFSET << 24) | 0xc18348); // add rcx, X86_TAIL_CALL_OFFSET
   indirectJumpRcx(st);
   st.tailCallIndirectLabel = s.pos - start;
 }
@@ -109,14 +110,13 @@ function tailCallDirect(st: FnState): void {
   const start = s.pos;
   const label = st.tailCallDirectLabel;
   loadTailCallCntPtr(st);
-  s.put3(0x48, 0x83, 0x38);
-  s.put1(MAX_TAIL_CALL_CNT);
-  s.put2(0x73, (label - (s.pos + 2 - start)) & 0xff);
+  s.put4((MAX_TAIL_CALL_CNT << 24) | 0x388348); // cmp qword ptr [rax], MAX_TAIL_CALL_CNT
+  s.put2(0x73, (label - (s.pos + 2 - start)) & 0xff); // jae out
   const bypass = s.pos - start;
-  s.put1(0xe9);
+  s.put1(0xe9); // jmp out (the bypass)
   s.put4(label - (bypass + 5));
-  s.put4(0x01008348 | 0);
+  s.put4(0x01008348); // add qword ptr [rax], 1
   popAll(st);
-  st.a.nops(5);
+  st.a.nops(5); // the patch site
   st.tailCallDirectLabel = s.pos - start;
 }
