@@ -9,6 +9,7 @@ import { jit, jitImage, type JitExtraOptions, type JitResultEx } from '../jit/in
 import { Exit, parseCommandArgs, parseU64, type Command, type OptionValues } from './command.js';
 import { readProgram } from './input.js';
 import { readInput, writeFileAtomic } from './io.js';
+import { jitTimingJson } from './timing.js';
 
 const HELP = `Usage: bpfjit jit PROG [options] [--format hex|bin|json] [-o FILE]
        bpfjit jit --hex HEX [options] ...
@@ -36,6 +37,8 @@ as relative offsets): .bin raw bytecode, .hex, or .s text; '-' reads raw bytecod
                          json: images, per-slot offsets (addrs), exception tables, passes
   -o FILE                write the output to FILE (atomically) instead of stdout
   --no-validate          skip the structural check of the program
+  --time [--repeat N]    time the JIT in-process instead (program already decoded; median of N, default 5):
+                         prints JSON {insns, bytes, passes, medianMs, insnsPerSec, ...}
 Numbers are decimal or 0x-prefixed hex.
 
 Batch: each line of JOBS.jsonl is one job
@@ -142,6 +145,8 @@ export const jitCmd: Command = {
       output: { type: 'string', short: 'o' },
       'no-validate': { type: 'boolean' },
       batch: { type: 'string' },
+      time: { type: 'boolean' },
+      repeat: { type: 'string' },
     });
     const outPath = typeof values.output === 'string' ? values.output : undefined;
     if (typeof values.batch === 'string') {
@@ -154,6 +159,10 @@ export const jitCmd: Command = {
       throw new UsageError(`--format must be hex, bin or json, got '${String(format)}'`);
     }
     const opts = optionsFrom(values);
+    if (values.time === true) {
+      emit(jitTimingJson(readProg(values, positionals), opts, values.repeat), outPath);
+      return Exit.OK;
+    }
     const result = jit(readProg(values, positionals), opts);
     if (format === 'bin') emit(jitImage(result), outPath);
     else if (format === 'hex') emit(`${Buffer.from(jitImage(result)).toString('hex')}\n`, outPath);

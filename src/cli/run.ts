@@ -10,6 +10,7 @@ import { LD_IMM64, PseudoLd } from '../isa/opcodes.js';
 import type { Program } from '../isa/insn.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
 import { readProgram } from './input.js';
+import { runTimingFields } from './timing.js';
 
 const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n;
 
@@ -29,6 +30,7 @@ Options:
   --timeout MS         wall-clock limit (default 10000)
   --trace              print each BPF instruction as executed, with the registers it changed
   --repeat N           run N times on one engine and report the time per run
+                       (with --json also medianNsPerRun, bpfInsnsPerSec: see src/cli/timing.ts)
   --arena-dump         print the arena's non-zero pages
   --json               machine-readable result
 Exit status: 0 ok, 1 bad input or a fault/limit in the program, 2 usage.`;
@@ -205,6 +207,7 @@ export const run: Command = {
           arenaFaults: r.arenaFaults.map((f) => ({ insn: f.pc, func: f.func, kind: f.kind, offset: f.arenaOffset })),
           timeNs: r.timeNs,
           perRunNs,
+          ...runTimingFields(engine, { ctx, maxInsns, timeoutMs }, repeat, true, r.fault !== null),
           fault: faultJson(r),
         }));
       } else {
