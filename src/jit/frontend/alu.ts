@@ -1,0 +1,95 @@
+// src/jit/frontend — the analysis' transfer function for ALU instructions: constants, ranges and pointer
+// kinds (arena pointers stay arena pointers under any arithmetic; 64-bit forms on them become 32-bit).
+
+import { insnError } from '../../errors.js';
+import { AluOp, MovOff } from '../../isa/opcodes.js';
+import type { Analysis, AnalysisOptions } from './analysis.js';
+import { foldAlu, imm64u } from './consts.js';
+import { alu64Bounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
+import type { Slot } from './slots.js';
+import { boundsOf, konst, M32, ranged, UNKNOWN, type Val } from './values.js';
+
+export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: AnalysisOptions, res: Analysis): void {
+  const op = s.code & 0xf0;
+  const isX = (s.code & 0x08) !== 0;
+  const d = regs[s.dst]!;
+  const sv: Val = isX ? regs[s.src]! : konst(is64 ? imm64u(s.imm) : BigInt(s.imm >>> 0));
+  if (op === AluOp.MOV) {
+    if (!isX) {
+      regs[s.dst] = sv;
+    } else if (s.off === 8 || s.off === 16 || s.off === 32) {
+      regs[s.dst] = ranged(is64 ? sextBounds(s.off) : zextBounds(32));
+    } else if (is64 && s.off === MovOff.ADDR_SPACE_CAST && !opts.xlated) {
+      if (!opts.hasArena) throw insnError(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
+      if (s.imm !== 1 && s.imm !== 1 << 16) throw insnError(pc, 'addr_space_cast insn can only convert between address space 1 and 0');
+      regs[s.dst] = s.imm === 1 ? { k: 'arena', pc } : UNKNOWN;
+    } else if (s.off !== 0) {
+      regs[s.dst] = UNKNOWN; // sign-extending moves, per-CPU address, cast to user
+    } else if (is64) {
+      regs[s.dst] = sv.k === 'stack' && sv.pc === undefined ? { ...sv, pc } : sv;
+    } else if (sv.k === 'scalar' && sv.c !== undefined) {
+      regs[s.dst] = konst(sv.c & M32);
+    } else {
+      const b = boundsOf(sv);
+      regs[s.dst] = ranged(b.uhi <= 0xffffffffn ? b : zextBounds(32));
+    }
+    return;
+  }
+  if (op === AluOp.NEG || op === AluOp.END) {
+    regs[s.dst] = UNKNOWN;
+    return;
+  }
+  if (d.k === 'arena' || d.k === 'mixed') {
+    // Any arithmetic keeps an arena pointer; 64-bit forms become 32-bit (the verifier's needs_zext).
+    if (is64) res.needsZext[pc] = 1;
+    return;
+  }
+  if (d.k === 'scalar') {
+    if (sv.k === 'scalar') {
+      const folded = d.c !== undefined && sv.c !== undefined ? foldAlu(op, is64, d.c, sv.c) : undefined;
+      if (folded !== undefined) regs[s.dst] = konst(folded);
+      else regs[s.dst] = ranged(is64 ? alu64Bounds(op, boundsOf(d), boundsOf(sv)) : alu32Range(op, sv));
+    } else if (is64 && op === AluOp.ADD && (sv.k === 'arena' || sv.k === 'mixed')) {
+      regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
+    } else if (is64 && op === AluOp.ADD && sv.k === 'stack') {
+      regs[s.dst] = { k: 'stack', frame: sv.frame, off: sv.off !== undefined && d.c !== undefined ? sv.off + Number(BigInt.asIntN(64, d.c)) : undefined };
+    } else if (is64 && op === AluOp.ADD && sv.k === 'ptr') {
+      regs[s.dst] = sv;
+    } else {
+      regs[s.dst] = UNKNOWN;
+    }
+    return;
+  }
+  const addSub = is64 && (op === AluOp.ADD || op === AluOp.SUB) && sv.k === 'scalar';
+  if (d.k === 'stack' && addSub) {
+    const delta = sv.c !== undefined ? Number(BigInt.asIntN(64, sv.c)) : undefined;
+    const off = d.off !== undefined && delta !== undefined ? d.off + (op === AluOp.ADD ? delta : -delta) : undefined;
+    regs[s.dst] = { k: 'stack', frame: d.frame, off, ...(d.pc !== undefined ? { pc: d.pc } : {}) };
+    return;
+  }
+  if (d.k === 'ptr' && addSub) return;
+  regs[s.dst] = UNKNOWN;
+}
+
+/**
+ * Result interval of a 32-bit ALU op the front end does not fold: the verifier zero-extends only results it
+ * computes (is_safe_to_compute_dst_reg_range); for others (div, mod, shifts by unknown amounts) the whole
+ * 64-bit register becomes unknown.
+ */
+function alu32Range(op: number, src: Val): Bounds | undefined {
+  switch (op) {
+    case AluOp.ADD:
+    case AluOp.SUB:
+    case AluOp.AND:
+    case AluOp.XOR:
+    case AluOp.OR:
+    case AluOp.MUL:
+      return zextBounds(32);
+    case AluOp.LSH:
+    case AluOp.RSH:
+    case AluOp.ARSH:
+      return src.k === 'scalar' && src.c !== undefined && (src.c & M32) < 32n ? zextBounds(32) : undefined;
+    default:
+      return undefined;
+  }
+}
