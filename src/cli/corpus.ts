@@ -56,7 +56,33 @@ export function checkCorpus(dir: string, run: boolean): CheckCounts {
   if (!existsSync(dir)) throw new BpfError({ message: `${dir}: no such directory` });
   const names = readdirSync(dir).filter((f) => f.endsWith('.kernel.json')).map((f) => f.slice(0, -'.kernel.json'.length)).sort();
   const c: CheckCounts = { programs: names.length, identical: 0, thunkOnly: 0, differ: [], resultsEqual: 0, resultsSkipped: 0, resultsDiffer: [] };
+  // One engine per kernel build (engines are costly): records made on this kernel call its helpers and read
+  // its data, gathered from all the build's records; others (the shared corpora) use the engine's default build.
   const engines = new Map<string, Engine>();
+  const builds = new Map<string, KernelRecord>();
+  if (run) {
+    for (const name of names) {
+      const rec = readJson(join(dir, `${name}.kernel.json`)) as KernelRecord;
+      const b = builds.get(rec.call_base);
+      if (!b) builds.set(rec.call_base, { ...rec, this_cpu_off: rec.this_cpu_off ?? null });
+      else {
+        b.kfunc_addrs = { ...b.kfunc_addrs, ...rec.kfunc_addrs };
+        b.xlated_resolved += rec.xlated_resolved;
+        b.this_cpu_off ??= rec.this_cpu_off ?? null;
+      }
+    }
+  }
+  const engineFor = (rec: KernelRecord): Engine => {
+    let engine = engines.get(rec.call_base);
+    if (!engine) {
+      const b = builds.get(rec.call_base) ?? rec;
+      engine = madeOnThisKernel(b)
+        ? new Engine({ symbols: hostSymbols(b) })
+        : new Engine({ kfuncAddrs: Object.fromEntries(Object.entries(b.kfunc_addrs).map(([k, v]) => [k, BigInt(v)])) });
+      engines.set(rec.call_base, engine);
+    }
+    return engine;
+  };
   try {
     for (const name of names) {
       const rec = readJson(join(dir, `${name}.kernel.json`)) as KernelRecord;
@@ -84,17 +110,7 @@ export function checkCorpus(dir: string, run: boolean): CheckCounts {
         c.resultsSkipped++;
         continue;
       }
-      // Records made on this kernel call its helpers; others (the shared corpora) the engine's default build.
-      const symbols = madeOnThisKernel(rec) ? hostSymbols(rec) : null;
-      const kfuncAddrs = Object.fromEntries(Object.entries(rec.kfunc_addrs).map(([k, v]) => [k, BigInt(v)]));
-      const key = symbols
-        ? `${symbols.callBase} ${symbols.cpuNumber} ${symbols.jiffies} ${symbols.thisCpuOff} ${JSON.stringify(rec.kfunc_addrs)}`
-        : `default ${JSON.stringify(rec.kfunc_addrs)}`;
-      let engine = engines.get(key);
-      if (!engine) {
-        engine = symbols ? new Engine({ symbols }) : new Engine({ kfuncAddrs });
-        engines.set(key, engine);
-      }
+      const engine = engineFor(rec);
       try {
         // The emulator returns with `ret`: run an image without the return thunk (same code otherwise).
         const runnable = rec.return_thunk ? jit(decode(Buffer.from(rec.xlated_resolved, 'hex')), { ...jitOptionsFor(withDefaults), returnThunk: 0n }) : result;

@@ -156,8 +156,11 @@ export function hostSymbols(r: KernelRecord): KernelSymbols {
   let jiffies = LINUX_6_18.jiffies;
   for (let i = 0; i + 16 <= x.length; i += 8) {
     const next = x.subarray(i + 8, i + 16);
-    if ((x[i] === 0xb7 || x[i] === 0xb4) && next[0] === 0xbf && next.readInt16LE(2) === -1) cpuNumber = BigInt.asUintN(64, BigInt(x.readInt32LE(i + 4)));
-    if (x[i] === 0x18 && i + 24 <= x.length && x[i + 16] === 0x79) {
+    const dst = x[i + 1]! & 0x0f;
+    const percpu = next[0] === 0xbf && next.readInt16LE(2) === -1 && next[1] === (dst | (dst << 4));
+    if ((x[i] === 0xb7 || x[i] === 0xb4) && percpu) cpuNumber = BigInt.asUintN(64, BigInt(x.readInt32LE(i + 4)));
+    // r = &jiffies; r = *(u64 *)(r + 0)
+    if (x[i] === 0x18 && i + 24 <= x.length && x[i + 16] === 0x79 && x[i + 17]! >> 4 === dst && x.readInt16LE(i + 18) === 0) {
       const v = (BigInt(x.readUInt32LE(i + 12)) << 32n) | BigInt(x.readUInt32LE(i + 4));
       if (v >= 0xffff800000000000n) jiffies = v;
     }
