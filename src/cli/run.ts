@@ -25,6 +25,8 @@ Options:
   --prog NAME          ELF objects: the program (function or section name)
   --env ENV.json       environment (corpus sidecar format: arena, kfuncs, prefault, ctx)
   --ctx HEX            context bytes (r1), overrides the environment's
+  --verifier-log FILE  the kernel's level-2 verifier log (NAME.kernel.txt): dead code is removed exactly where the
+                       verifier removed it (by default the front end's own constant tracking decides)
   --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)
   --max-insns N        x86 instruction budget (exact, but counting slows emulation ~20x)
   --timeout MS         wall-clock limit (default 10000)
@@ -53,6 +55,20 @@ function loadEnv(path: string | undefined, sidecar: string | undefined): RunEnv 
 }
 
 const hex = (v: bigint): string => `0x${v.toString(16)}`;
+
+/** Instruction indices the verifier visited: the `N: (op) …` lines of its level-2 log. */
+function visitedFromLog(path: string): Set<number> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new BpfError({ message: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}` });
+  }
+  const visited = new Set<number>();
+  for (const m of text.matchAll(/^(\d+): \([0-9a-f]{2}\)/gm)) visited.add(Number(m[1]));
+  if (visited.size === 0) throw new BpfError({ message: `${path}: no 'N: (op) …' lines of a verifier log` });
+  return visited;
+}
 
 /** Image base of each function (main first, then subprograms in program order), as the JIT places them. */
 function functionBases(starts: readonly number[]): bigint[] {
@@ -100,6 +116,7 @@ export const run: Command = {
       env: { type: 'string' },
       prog: { type: 'string' },
       ctx: { type: 'string' },
+      'verifier-log': { type: 'string' },
       dialect: { type: 'string' },
       'max-insns': { type: 'string' },
       timeout: { type: 'string' },
@@ -145,7 +162,9 @@ export const run: Command = {
       let stackDepth: readonly number[] | undefined;
       let functionStarts: number[] | undefined;
       if (dialect === 'standard') {
+        const logPath = values['verifier-log'] as string | undefined;
         const fe = frontEnd(prog, {
+          visited: logPath === undefined ? undefined : visitedFromLog(logPath),
           callBase: engine.callBase,
           resolveCall: (c) =>
             c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
