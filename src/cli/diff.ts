@@ -71,7 +71,7 @@ function concat(lines: readonly X86Line[]): Uint8Array {
 }
 
 /** Lines of one function's difference report, per BPF instruction (the prologue counts as its own block). */
-function functionReport(prog: Program, fn: JitFunction, kernelImage: Uint8Array, base: bigint, limit: number): string[] {
+export function functionReport(prog: Program, fn: JitFunction, kernelImage: Uint8Array, base: bigint, limit: number): string[] {
   const ours = disassemble(fn.image, base);
   const theirs = disassemble(kernelImage, base);
   const indexAt = new Map(ours.map((l, i) => [l.at, i]));
