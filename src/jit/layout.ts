@@ -11,7 +11,7 @@ import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { ExEntry } from './types.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, type InsnTable, loadCursor, newCursor } from './table.js';
+import { type Cursor, Emit, type InsnTable, loadCursor, newCursor } from './table.js';
 
 export const MAX_PASSES = 20;
 export const PADDING_PASSES = MAX_PASSES - 5;
@@ -45,9 +45,10 @@ export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState 
   };
 }
 
-/** Kinds of pass: the first lowers everything and records sizes; the middle ones re-lower only
- *  the layout-dependent instructions (jumps, exits) and step over the rest by their recorded size;
- *  the image pass lowers everything again and fills `starts`. */
+/** Kinds of pass: the first lowers everything and records sizes and bytes; the middle ones re-lower
+ *  only the layout-dependent instructions (jumps, exits) and step over the rest by their recorded size;
+ *  the image pass copies the first pass's bytes of position-independent instructions, lowers the rest
+ *  again and fills `starts`. */
 export const Pass = { FIRST: 0, JUMPS: 1, IMAGE: 2 } as const;
 export type Pass = (typeof Pass)[keyof typeof Pass];
 
@@ -58,6 +59,10 @@ export interface PassBuffers {
   readonly sizes: Int32Array;
   /** Start offset of each slot plus the end (filled by the image pass). */
   readonly starts: Int32Array;
+  /** Where each instruction's code starts in `firstBytes` (the first pass). */
+  readonly firstStart: Int32Array;
+  /** The first pass's bytes. */
+  firstBytes: Uint8Array;
 }
 
 /** One pass over the function; returns the image length. */
@@ -66,7 +71,8 @@ export function emitPass(st: FnState, t: InsnTable, first: number, end: number, 
   const s = a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, sizes, starts } = buf;
+  const { cursor, sizes, starts, firstStart } = buf;
+  const first8 = buf.firstBytes;
   s.pos = 0;
   s.reserve(256);
   st.seenExit = false;
@@ -76,9 +82,24 @@ export function emitPass(st: FnState, t: InsnTable, first: number, end: number, 
   for (let i = first; i < end; i++) {
     const local = t.pc[i]! - firstPc;
     const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
-    if (kind === Pass.JUMPS && t.variable[i] === 0) {
+    const emit = t.variable[i]!;
+    if (kind === Pass.JUMPS && emit !== Emit.LAYOUT) {
       s.pos += sizes[i - first]!;
       addrs[endSlot] = s.pos;
+      continue;
+    }
+    if (kind === Pass.IMAGE && emit === Emit.FIXED) {
+      // Position-independent bytes: copy them from the first pass.
+      const size = sizes[i - first]!;
+      const from = firstStart[i - first]!;
+      const start = s.pos;
+      s.reserve(size);
+      const out = s.buf;
+      for (let k = 0; k < size; k++) out[start + k] = first8[from + k]!;
+      s.pos = start + size;
+      if (s.pos !== addrs[endSlot]) throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
+      starts[local] = start;
+      if (endSlot === local + 2) starts[local + 1] = s.pos;
       continue;
     }
     s.reserve(256);
@@ -93,10 +114,12 @@ export function emitPass(st: FnState, t: InsnTable, first: number, end: number, 
       if (endSlot === local + 2) starts[local + 1] = endPos;
     } else if (kind === Pass.FIRST) {
       sizes[i - first] = endPos - start;
+      firstStart[i - first] = start;
     }
     addrs[endSlot] = endPos;
   }
   if (kind === Pass.IMAGE) starts[addrs.length - 1] = s.pos;
+  if (kind === Pass.FIRST) buf.firstBytes = s.bytes();
   return s.pos;
 }
 
@@ -106,7 +129,13 @@ export function emitPass(st: FnState, t: InsnTable, first: number, end: number, 
  */
 export function runPasses(st: FnState, t: InsnTable, first: number, end: number, extraPass: boolean): FnLayout {
   const n = st.fn.endPc - st.fn.firstPc;
-  const buf: PassBuffers = { cursor: newCursor(), sizes: new Int32Array(end - first), starts: new Int32Array(n + 1) };
+  const buf: PassBuffers = {
+    cursor: newCursor(),
+    sizes: new Int32Array(end - first),
+    starts: new Int32Array(n + 1),
+    firstStart: new Int32Array(end - first),
+    firstBytes: new Uint8Array(0),
+  };
   let oldLen = 0;
   let image = false;
   let padding = false;

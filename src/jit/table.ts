@@ -14,8 +14,29 @@ export interface InsnTable {
   readonly off: Int16Array;
   readonly imm: Int32Array;
   readonly imm2: Int32Array;
-  /** 1 when the instruction's size depends on the layout (jumps, exits): re-lowered every pass. */
+  /** Emission class, see Emit. */
   readonly variable: Uint8Array;
+}
+
+/** How an instruction is emitted across passes. */
+export const Emit = {
+  /** Size and bytes independent of the layout: lowered in the first pass, copied in the image pass. */
+  FIXED: 0,
+  /** Size depends on the layout (jumps, exits, tail calls): lowered in every pass. */
+  LAYOUT: 1,
+  /** Fixed size, but the image pass must lower it again (call displacements, exception-table entries). */
+  IMAGE: 2,
+} as const;
+
+/** The emission class of an opcode. */
+export function emitClass(code: number): number {
+  const cls = insnClass(code);
+  if (cls === Class.JMP || cls === Class.JMP32) return insnOp(code) === JmpOp.CALL ? Emit.IMAGE : Emit.LAYOUT;
+  const mode = code & 0xe0;
+  if (cls === Class.LDX) return mode === 0xa0 || mode === 0xc0 || mode === 0x20 || mode === 0x40 ? Emit.IMAGE : Emit.FIXED;
+  if (cls === Class.ST) return mode === 0xa0 ? Emit.IMAGE : Emit.FIXED;
+  if (cls === Class.STX) return mode === 0xa0 || mode === 0xe0 ? Emit.IMAGE : Emit.FIXED;
+  return Emit.FIXED;
 }
 
 /** BPF_JMP | BPF_TAIL_CALL, the verifier's rewrite of bpf_tail_call(). */
@@ -74,8 +95,7 @@ export function insnTable(prog: Program): InsnTable {
     t.imm[i] = insn.imm;
     t.imm2[i] = insn.code === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
     normaliseDump(t, i);
-    const cls = insnClass(t.code[i]!);
-    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(t.code[i]!) !== JmpOp.CALL ? 1 : 0;
+    t.variable[i] = emitClass(t.code[i]!);
   }
   return t;
 }
@@ -121,8 +141,7 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
       p++;
     }
     normaliseDump(t, i);
-    const cls = insnClass(t.code[i]!);
-    t.variable[i] = (cls === Class.JMP || cls === Class.JMP32) && insnOp(t.code[i]!) !== JmpOp.CALL ? 1 : 0;
+    t.variable[i] = emitClass(t.code[i]!);
   }
   return { table: t, slots };
 }
