@@ -88,10 +88,17 @@ export class Memory {
     for (const r of this.regions) {
       if (addr >= r.base && end <= r.end) return (this.last = r);
     }
-    const near = this.regions.find((r) => addr >= r.base && addr < r.base + BigInt(r.bytes.length));
-    const where = near
-      ? `crosses the end of ${near.name} (${near.bytes.length} bytes at ${hex(near.base)})`
-      : 'outside every region the program may touch';
+    const describe = (r: Region): string => `${r.name} (${r.bytes.length} bytes at ${hex(r.base)})`;
+    const inside = this.regions.find((r) => addr >= r.base && addr < r.end);
+    const after = this.regions.find((r) => addr >= r.end && addr < r.end + 4096n);
+    const before = this.regions.find((r) => addr < r.base && r.base - addr <= 4096n);
+    const where = inside
+      ? `crosses the end of ${describe(inside)}`
+      : after
+        ? `${addr === after.end ? 'just' : `${addr - after.end} bytes`} past the end of ${describe(after)}`
+        : before
+          ? `${before.base - addr} bytes before ${describe(before)}`
+          : 'outside every region the program may touch';
     throw new Fault(`invalid ${size}-byte ${what} at ${hex(addr)}: ${where}`);
   }
 
