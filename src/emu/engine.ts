@@ -207,7 +207,13 @@ export class Engine {
     for (let i = 0; i < sorted.length; ) {
       let j = i + 1;
       while (j < sorted.length && sorted[j] === sorted[j - 1]! + BigInt(PAGE)) j++;
-      const r = this.space.map(sorted[i]!, (j - i) * PAGE, RX, 'program image');
+      let r: OwnedRegion;
+      try {
+        r = this.space.map(sorted[i]!, (j - i) * PAGE, RX, 'program image');
+      } catch (e) {
+        this.unloadRegions(regions);
+        throw new BpfError({ message: `cannot place the image: ${(e as Error).message}` });
+      }
       r.mem.bytes.fill(0xcc); // the kernel pads images with int3
       regions.push(r.addr);
       i = j;
@@ -232,12 +238,15 @@ export class Engine {
   unload(): void {
     if (!this.loaded) return;
     for (const h of this.loaded.exHooks) this.space.unhook(h);
-    for (const r of this.loaded.regions) {
+    this.unloadRegions(this.loaded.regions);
+    this.loaded = null;
+  }
+  private unloadRegions(regions: readonly bigint[]): void {
+    for (const r of regions) {
       const reg = this.space.region(r)!;
       this.space.uc.removeCache(r, r + BigInt(reg.size));
       this.space.unmap(r);
     }
-    this.loaded = null;
   }
 
   get program(): Loaded | null {

@@ -230,7 +230,9 @@ function cpuFault(engine: Engine, loaded: Loaded, err: number, rip: bigint): Fau
     return makeFault(loaded, 'invalid-insn', `invalid instruction for the emulated CPU (${text})`, rip, text, false, null);
   }
   const inImage = bpfLocation(loaded.functions, rip).func !== null;
-  const why = err === UC.ERR_EXCEPTION && text.startsWith('int3') ? (inImage ? 'executed int3 padding of the image' : 'executed int3') : ucStrerror(err);
+  let why = ucStrerror(err);
+  if (err === UC.ERR_EXCEPTION && text.startsWith('int3')) why = inImage ? 'executed int3 padding of the image' : 'executed int3';
+  else if (err === UC.ERR_EXCEPTION && /^i?div /.test(text)) why = 'divide error (#DE: division by zero or overflow; the verifier inserts the checks the JIT relies on)';
   return makeFault(loaded, 'trap', why, rip, text, false, null);
 }
 

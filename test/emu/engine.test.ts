@@ -195,6 +195,17 @@ describe('faults and limits leave the engine usable', () => {
     goodRun();
   });
 
+  it('a divide error and an image placed over the engine\'s own pages are reported', () => {
+    engine.load([fn(asm('mov eax, 7; xor ecx, ecx; div rcx; ret'))]);
+    const r = engine.run();
+    expect(r.fault?.kind).toBe('trap');
+    expect(r.fault?.message).toMatch(/divide error/);
+    expect(r.fault?.x86Text).toMatch(/^div rcx/);
+    goodRun();
+    expect(() => engine.load([fn(asm('ret'), LAYOUT.trampoline)])).toThrow(/cannot place the image: .*overlaps return trampoline/);
+    goodRun();
+  });
+
   it('runaway loop: wall-clock limit and instruction budget', () => {
     engine.load([fn(asm('l: add rax, 1; jmp l'))]);
     const t = engine.run({ timeoutMs: 100 });
