@@ -124,6 +124,23 @@ describe('nops, jumps and dead code', () => {
     const p = prog(I(0xb7, 1, 0, 0, 1), I(0x15, 1, 0, 1, 2), I(0xb7, 0, 0, 0, 5), EXIT);
     expect(out(p)).toHaveLength(4);
   });
+  it('forgets spilled constants in a stack buffer a helper may write', () => {
+    const p = prog(
+      I(0x7a, 10, 0, -8, 5), // *(u64 *)(r10 - 8) = 5
+      I(0xbf, 1, 10),
+      I(0x07, 1, 0, 0, -8),
+      I(0xb7, 2, 0, 0, 8),
+      I(0xb7, 3),
+      I(0x85, 0, 0, 0, 113), // bpf_probe_read_kernel(r10 - 8, 8, 0)
+      I(0x79, 2, 10, -8),
+      I(0x15, 2, 0, 2, 5), // not decided: the helper may have changed the slot
+      I(0xb7, 0, 0, 0, 1),
+      EXIT,
+      MOV0,
+      EXIT,
+    );
+    expect(out(p)).toHaveLength(12);
+  });
   it('keeps both sides when the verifier log says both were visited', () => {
     const p = prog(I(0xb7, 1, 0, 0, 1), I(0x15, 1, 0, 1, 2), I(0xb7, 0, 0, 0, 5), EXIT);
     expect(frontEnd(p, env({ visited: new Set([0, 1, 2, 3]) })).prog.insns).toHaveLength(4);

@@ -288,6 +288,13 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
           }
           regs[0] = UNKNOWN;
         }
+        // The callee may write a stack buffer it was given: spills from there up are no longer known.
+        for (let r = 1; r <= 5; r++) {
+          const v = regs[r]!;
+          if (v.k !== 'stack' || v.frame !== frame) continue;
+          if (v.off === undefined) stack.clear();
+          else for (const k of [...stack.keys()]) if (k + 8 > v.off) stack.delete(k);
+        }
         if (!opts.xlated) for (let r = 1; r <= 5; r++) regs[r] = UNINIT;
         flow(pc + 1, { regs, stack });
         continue;
