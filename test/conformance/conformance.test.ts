@@ -107,6 +107,29 @@ describe('conformance data through the plugin protocol', () => {
   }, 60_000);
 });
 
+describe('bpfjit conformance (command line)', () => {
+  test('one line per test, the summary line, exit 1 on failures', () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(REPO_ROOT, 'dist/cli/main.js'), 'conformance', FIXTURES, '--engine', 'interp', ...args], { encoding: 'utf8' });
+    const a = run('--cpu', 'v3');
+    expect(a.stdout.trim().split('\n')).toEqual([
+      'PASS error-expected.data',
+      'SKIP needs-callx.data: needs group callx (not enabled)',
+      'SKIP needs-v4.data: needs CPU version v4 (enabled: v3)',
+      'SKIP no-result.data: no result or error in the test file',
+      'PASS raw-wins.data',
+      "SKIP unknown-section.data: unknown directive '-- map'",
+      'FAIL wrong-result.data: r0 = 0x2, expected 0x3',
+      '2 passed, 1 failed, 4 skipped',
+    ]);
+    expect(a.status).toBe(1);
+    const b = run('--filter', 'raw|needs-v4');
+    expect(b.stdout.trim().split('\n').at(-1)).toBe('2 passed, 0 failed, 0 skipped');
+    expect(b.status).toBe(0);
+    expect(run('--cpu', 'v9').status).toBe(2);
+  }, 60_000);
+});
+
 describe('runner rules', () => {
   const run = (name: string, opts: { cpu: 'v1' | 'v2' | 'v3' | 'v4'; groups: readonly (typeof GROUPS)[number][] }) =>
     runDataFile(join(FIXTURES, name), interpEngine, opts);
