@@ -16,10 +16,12 @@ const HELP = `Usage: bpfjit corpus build DIR --seed S --count N [--start K]
 
 build  generates N random programs (seed S, indices K..K+N-1) that the running kernel's verifier accepts —
        ALU32/64 (all ops, movsx, sdiv/smod, bswap), ctx and stack loads/stores/atomics/acquire-release,
-       conditional and unconditional jumps, gotol, ld_imm64, arena blocks (bpf_arena_alloc_pages with and
-       without a hint, PROBE_MEM32 loads/stores/atomics, out-of-page accesses, casts), bpf_arena_free_pages,
-       bpf-to-bpf calls — loads and runs each, and writes NAME.bin, NAME.json, NAME.kernel.json and
-       NAME.kernel.txt per program, as in the shared kernel corpus. Same seed, same kernel: same programs.
+       conditional and unconditional jumps, gotol, ld_imm64, bounded and may_goto loops, helper calls
+       (incl. the verifier-inlined ones), arena blocks (bpf_arena_alloc_pages with and without a hint,
+       PROBE_MEM32 loads/stores/atomics, pointer ALU, out-of-page accesses, casts), bpf_arena_free_pages,
+       subprograms (callee-saved subsets, any stack depth, early exits) — loads and runs each, and writes
+       NAME.bin, NAME.json, NAME.kernel.json and NAME.kernel.txt per program, as in the shared kernel
+       corpus. Same seed, same kernel: same programs.
        A generated program the verifier refuses is replaced by the next attempt (counted in the summary).
        Needs bpf() (exit 3 with the reason where it is not permitted).
 check  for every NAME.kernel.json in DIR: JITs xlated_resolved with bpfjit at the recorded addresses and

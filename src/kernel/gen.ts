@@ -198,6 +198,11 @@ class Gen {
     const aligned = off - (off % n);
     const src = this.r.pick([1, 2, 3, 4, 5, 6, 8]);
     if (oob) this.count('arena_oob');
+    if (this.r.chance(0.1)) {
+      // ALU64 on an arena pointer: the verifier turns it into ALU32.
+      this.count('arena_ptr_alu');
+      return [ins(Class.ALU64 | this.r.pick([AluOp.ADD, AluOp.SUB]) | Src.K, 7, 0, 0, 8 * this.r.int(0, 64))];
+    }
     switch (this.r.int(0, 5)) {
       case 0:
         return this.count('arena_ldx'), [ins(Class.LDX | Mode.MEM | size, this.r.pick([1, 2, 3, 4, 5, 6, 8]), 7, off)];
@@ -230,6 +235,27 @@ class Gen {
     if (varies && this.r.chance(0.5)) out.push(...this.reinit([0]));
     else if (varies && !this.nondeterministic.includes(`helper:${name}`)) this.nondeterministic.push(`helper:${name}`);
     return out;
+  }
+
+  /**
+   * A bounded backward loop: counter c (r6 or r8) = 1..8; body of ALU ops on other registers; c -= 1;
+   * `if c != 0 goto body`. Half of them also start each iteration with may_goto (the verifier's rewrite
+   * adds a stack slot and, on this kernel, a call to arch_bpf_timed_may_goto).
+   */
+  loop(): Raw[] {
+    const c = this.r.pick([6, 8]);
+    const mayGoto = this.r.chance(0.5);
+    this.count(mayGoto ? 'may_goto_loop' : 'loop');
+    const body: Raw[] = [];
+    for (let i = this.r.int(1, 5); i > 0; i--) {
+      let x = this.alu();
+      while (x.some((y) => y.dst === c || ((y.code & Src.X) !== 0 && y.src === c))) x = this.alu();
+      body.push(...x);
+    }
+    const inner = [...body, ins(Class.ALU64 | AluOp.SUB | Src.K, c, 0, 0, 1)];
+    const head = mayGoto ? [ins(Class.JMP | JmpOp.JCOND, 0, 0, slots(inner) + 1, 0)] : [];
+    const back = -(slots(head) + slots(inner) + 1);
+    return [ins(Class.ALU64 | AluOp.MOV | Src.K, c, 0, 0, this.r.int(1, 8)), ...head, ...inner, ins(Class.JMP | JmpOp.JNE | Src.K, c, 0, back, 0)];
   }
 
   freeBlock(): Raw[] {
@@ -277,6 +303,7 @@ export function generate(o: GenOptions): Generated {
       g.count('ld_imm64');
       u = { insns: [ld64(g.reg(), g.value())] };
     } else if (k < 91) u = { insns: g.helperCall() };
+    else if (k < 93) u = { insns: g.loop() };
     else if (arena && k < 96) u = { insns: g.arenaBlock() };
     else if (arena && k < 98) u = { insns: g.freeBlock() };
     else if (subprog) {
