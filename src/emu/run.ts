@@ -214,6 +214,19 @@ function memoryFault(engine: Engine, loaded: Loaded, f: { type: number; addr: bi
   const uc = engine.space.uc;
   const hex = `0x${f.addr.toString(16)}`;
   if (f.type === UC.MEM_FETCH_UNMAPPED || f.type === UC.MEM_FETCH_PROT) {
+    // A `call rel32` to the address leaves its return address on the stack: name the call (e.g. a helper
+    // call whose imm points nowhere).
+    const ret = uc.tryMemRead(uc.regRead(X86.RSP), 8);
+    const site = ret ? new DataView(ret.buffer).getBigUint64(0, true) - 5n : null;
+    if (site !== null && bpfLocation(loaded.functions, site).func !== null) {
+      const code = codeAt(engine, site, 5);
+      const target = code.length === 5 && code[0] === 0xe8 ? site + 5n + BigInt(new DataView(code.buffer, code.byteOffset).getInt32(1, true)) : null;
+      if (target === f.addr) {
+        const rel = BigInt.asIntN(64, f.addr - engine.callBase);
+        const msg = `call to ${hex} (__bpf_call_base ${rel < 0n ? '-' : '+'} 0x${(rel < 0n ? -rel : rel).toString(16)}), where no helper, kfunc or function is`;
+        return makeFault(loaded, 'fetch', msg, site, disasm(code, site), true, f.addr);
+      }
+    }
     return makeFault(loaded, 'fetch', `jump or call to ${hex}, which is not code`, null, null, false, f.addr);
   }
   const write = f.type === UC.MEM_WRITE_UNMAPPED || f.type === UC.MEM_WRITE_PROT;

@@ -230,5 +230,12 @@ describe('faults and limits leave the engine usable', () => {
     expect(r.fault?.x86Address).toBe(BASE + 4n);
     expect(() => engine.resolveCall('helper', 5000)).toThrow(/unknown helper id 5000/);
     goodRun();
+    // A kernel-xlated call whose imm points where nothing is mapped: the call instruction is named.
+    engine.load([fn(asm('push rbp; mov rbp, rsp') + callTo(BASE + 4n, engine.callBase + 0x40000000n) + asm('leave; ret'))]);
+    const r2 = engine.run();
+    expect(r2.fault?.kind).toBe('fetch');
+    expect(r2.fault?.message).toMatch(/__bpf_call_base \+ 0x40000000\), where no helper, kfunc or function is at insn 0/);
+    expect(r2.fault?.x86Address).toBe(BASE + 4n);
+    goodRun();
   });
 });
