@@ -101,6 +101,21 @@ describe.skipIf(!avail.ok)('with the kernel', () => {
     }
   });
 
+  test('bad input is located: truncated bytecode, a prefault page outside the arena, a missing kfunc key', async () => {
+    const { writeFileSync, mkdtempSync, readFileSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/bpfjit-kernel-');
+    const trunc = join(dir, 'trunc.bin');
+    writeFileSync(trunc, Buffer.from('b70000000000000095000000', 'hex'));
+    await expect(Promise.resolve(kernelCmd.run(['jit', trunc]))).rejects.toThrow(/byte offset 8: file size 12 is not a multiple of 8/);
+    const side = JSON.parse(readFileSync(join(FIXTURE_CORPUS_DIR, 'kernel-corpus/p00000_s11.json'), 'utf8')) as Record<string, unknown>;
+    const env1 = join(dir, 'env1.json');
+    writeFileSync(env1, JSON.stringify({ ...side, prefault: { '99': '00'.repeat(4096) } }));
+    await expect(Promise.resolve(kernelCmd.run(['run', P0, '--env', env1]))).rejects.toThrow(/prefault page 99 is outside the arena \(12 pages\)/);
+    const env2 = join(dir, 'env2.json');
+    writeFileSync(env2, JSON.stringify({ ...side, kfuncs: { '0x101': 'bpf_arena_alloc_pages' } }));
+    await expect(Promise.resolve(kernelCmd.run(['jit', P0, '--env', env2]))).rejects.toThrow(/^insn \d+: kfunc call key 0x102 is not in the environment's kfuncs table$/);
+  });
+
   test('a program the verifier refuses: exit 1 with the verifier message', async () => {
     const { writeFileSync, mkdtempSync } = await import('node:fs');
     const dir = mkdtempSync('/tmp/bpfjit-kernel-');

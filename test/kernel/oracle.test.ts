@@ -1,5 +1,6 @@
 // The oracle against the kernel corpus: loading each corpus program on this host must give the recorded
 // image, verified program and results (equal up to per-load and per-build addresses). Needs bpf().
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { bpfAvailability, runInKernel } from '../../src/kernel/index.js';
 import { compareKernelRecords } from '../../src/kernel/compare.js';
@@ -24,6 +25,23 @@ function check(p: CorpusProgram, withText: boolean): string[] {
   if (withText && maskText(kernelText ?? '') !== maskText(p.kernelText())) problems.push('kernel.txt');
   return problems.map((x) => `${p.id}: ${x}`);
 }
+
+describe.skipIf(!avail.ok)('resources', () => {
+  test('every fd closed and every arena unmapped, also when the load or the environment fails', () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const arenaMaps = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('anon_inode:bpf-map')).length;
+    const progs = fixturePrograms().filter((p) => p.sidecar().arena !== null).slice(0, 3);
+    runInKernel(progs[0]!.bin(), parseEnv(progs[0]!.sidecar())); // warm-up: libraries, kallsyms, BTF
+    const before = [fds(), arenaMaps()];
+    for (const p of progs) runInKernel(p.bin(), parseEnv(p.sidecar()));
+    const env = parseEnv(progs[0]!.sidecar());
+    const refused = new Uint8Array(Buffer.from('18110000000000000000000000000000' + '9500000000000000', 'hex')); // r1 = map; exit (r0 unset)
+    expect(() => runInKernel(refused, env)).toThrow(/R0 !read_ok/);
+    expect(() => runInKernel(progs[0]!.bin(), { ...env, prefault: { '9999': '00'.repeat(4096) } })).toThrow(/outside the arena/);
+    expect([fds(), arenaMaps()]).toEqual(before);
+    expect(before[1]).toBe(0);
+  });
+});
 
 describe.skipIf(!avail.ok)('runInKernel on this host vs the recorded corpus', () => {
   test('fixture programs: image, xlated, xlated_resolved, kernel.txt, retval, ctx_out, arena pages', () => {
