@@ -25,7 +25,12 @@ function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
   const original = decode(bytecode);
   const problems = validate(original, 'standard');
   if (problems.length > 0) return { ok: false, error: formatDiagnostic(problems[0]!) };
-  const engine = new Engine();
+  let engine: Engine;
+  try {
+    engine = new Engine();
+  } catch (e) {
+    return { ok: false, error: `the unicorn engine cannot start: ${(e as Error).message}` };
+  }
   try {
     const fe = frontEnd(withLength(original, mem.length), {
       callBase: engine.callBase,
