@@ -14,35 +14,31 @@ export function decode(bytes: Uint8Array): Program {
     });
   }
   const slots = Math.floor(bytes.length / 8);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, slots * 8);
+  const b = bytes;
   const insns: Insn[] = [];
+  // Every record gets the same property set (imm2 undefined unless ld_imm64): one object shape keeps
+  // the JIT's and the validator's property reads monomorphic.
   for (let pc = 0; pc < slots; pc++) {
     const base = pc * 8;
-    const code = view.getUint8(base);
-    const regs = view.getUint8(base + 1);
-    const insn = {
-      pc,
-      code,
-      dst: regs & 0x0f,
-      src: regs >> 4,
-      off: view.getInt16(base + 2, true),
-      imm: view.getInt32(base + 4, true),
-    };
-    if (code !== LD_IMM64) {
-      insns.push(insn);
-      continue;
+    const code = b[base]!;
+    const regs = b[base + 1]!;
+    const off = ((b[base + 2]! | (b[base + 3]! << 8)) << 16) >> 16;
+    const imm = b[base + 4]! | (b[base + 5]! << 8) | (b[base + 6]! << 16) | (b[base + 7]! << 24);
+    let imm2: number | undefined;
+    if (code === LD_IMM64) {
+      if (pc + 1 >= slots) {
+        problems.push({ insn: pc, message: 'truncated ld_imm64: the second slot is missing' });
+        imm2 = 0;
+      } else {
+        const b2 = base + 8;
+        if (b[b2] !== 0 || b[b2 + 1] !== 0 || b[b2 + 2] !== 0 || b[b2 + 3] !== 0) {
+          problems.push({ insn: pc + 1, message: 'second slot of ld_imm64 must have zero opcode, registers and offset' });
+        }
+        imm2 = b[b2 + 4]! | (b[b2 + 5]! << 8) | (b[b2 + 6]! << 16) | (b[b2 + 7]! << 24);
+      }
     }
-    if (pc + 1 >= slots) {
-      problems.push({ insn: pc, message: 'truncated ld_imm64: the second slot is missing' });
-      insns.push({ ...insn, imm2: 0 });
-      continue;
-    }
-    const b2 = base + 8;
-    if (view.getUint8(b2) !== 0 || view.getUint8(b2 + 1) !== 0 || view.getInt16(b2 + 2, true) !== 0) {
-      problems.push({ insn: pc + 1, message: 'second slot of ld_imm64 must have zero opcode, registers and offset' });
-    }
-    insns.push({ ...insn, imm2: view.getInt32(b2 + 4, true) });
-    pc++;
+    insns.push({ pc, code, dst: regs & 0x0f, src: regs >> 4, off, imm, imm2 });
+    if (code === LD_IMM64) pc++;
   }
   if (problems.length > 0) throw new BpfError(problems);
   return { insns, slots };
