@@ -252,6 +252,51 @@ describe('calls, ld_imm64 and inlined helpers', () => {
     ]);
     expect(r.stackDepth).toEqual([24]);
   });
+  it('inlines bpf_loop with a constant callback and zero flags (inline_bpf_loop), analysing the callback', () => {
+    const p = prog(
+      I(0x7a, 10, 0, -8, 0),
+      I(0xb7, 1, 0, 0, 4),
+      I(0x18, 2, 4, 0, 7, 0), // r2 = callback (slot 10)
+      I(0xbf, 3, 10),
+      I(0x07, 3, 0, 0, -8),
+      I(0xb7, 4),
+      I(0x85, 0, 0, 0, 181),
+      I(0x79, 0, 10, -8),
+      EXIT,
+      I(0x79, 3, 2, 0), // callback: *ctx += index
+      I(0x0f, 3, 1),
+      I(0x7b, 2, 3, 0),
+      MOV0,
+      EXIT,
+    );
+    const r = frontEnd(p, env());
+    const o = r.prog.insns.map(({ code, dst, src, off, imm }) => ({ code, dst, src, off, imm }));
+    // stack_base = -(8 + 24): r6, r7, r8 at -32, -24, -16
+    expect(o.slice(6, 25)).toEqual([
+      I(0xb5, 1, 0, 2, 8 * 1024 * 1024),
+      I(0xb4, 0, 0, 0, -7),
+      I(0x05, 0, 0, 16),
+      I(0x7b, 10, 6, -32),
+      I(0x7b, 10, 7, -24),
+      I(0x7b, 10, 8, -16),
+      I(0xbf, 6, 1),
+      I(0xb4, 7, 0, 0, 0),
+      I(0xbf, 8, 3),
+      I(0x3d, 7, 6, 5),
+      I(0xbf, 1, 7),
+      I(0xbf, 2, 8),
+      I(0x85, 0, 1, 0, 28 - 19 - 1), // slot 19 calls the callback, now at slot 28
+      I(0x07, 7, 0, 0, 1),
+      I(0x15, 0, 0, -6, 0),
+      I(0xbf, 0, 7),
+      I(0x79, 6, 10, -32),
+      I(0x79, 7, 10, -24),
+      I(0x79, 8, 10, -16),
+    ]);
+    expect(o[2]).toEqual(I(0x18, 2, 4, 0, 25)); // the callback pointer follows its function
+    expect(r.stackDepth).toEqual([32, 0]);
+    expect(r.functions.map((f) => f.firstPc)).toEqual([0, 28]);
+  });
   it('adds w0 = w0 after a 32-bit cmpxchg whose result is read as 64 bits', () => {
     const p = prog(I(0x7a, 10, 0, -8, 0), I(0xb7, 1, 0, 0, 3), I(0xc3, 10, 1, -8, 0xf1), I(0x07, 0, 0, 0, 1), EXIT);
     expect(out(p).slice(2, 4)).toEqual([I(0xc3, 10, 1, -8, 0xf1), I(0xbc, 0, 0, 0, 1)]);

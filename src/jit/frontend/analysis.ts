@@ -31,6 +31,11 @@ export interface Analysis {
   readonly needsZext: Uint8Array;
   /** 32-bit cmpxchg whose r0 is later read as 64 bits (the verifier's zext_dst). */
   readonly zext: Uint8Array;
+  /**
+   * bpf_loop calls (slot → callback's function index, or null when the verifier would not inline it: the
+   * callback differs between visits or the flags argument is not a known 0).
+   */
+  readonly loops: Map<number, number | null>;
   /** Stack depth per function (index into `starts`). */
   readonly depth: number[];
 }
@@ -42,6 +47,7 @@ interface State {
 }
 
 const MAX_CALL_FRAMES = 8;
+const BPF_FUNC_LOOP = 181;
 const PATH_STATES = 8;
 /** Instructions the analysis may process in total (the verifier's own limit is 1M). */
 const MAX_STEPS = 2_000_000;
@@ -81,6 +87,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     arena: new Uint8Array(n),
     needsZext: new Uint8Array(n),
     zext: new Uint8Array(n),
+    loops: new Map(),
     depth: new Array<number>(starts.length - 1).fill(0),
   };
   // What each memory access's base register was: 1 arena, 2 other pointer; with the first one seen.
@@ -90,6 +97,12 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   let steps = 0;
   const pathStates = opts.pathStates ?? PATH_STATES;
 
+  /** The function a pseudo-func ld_imm64 value points to. */
+  const callbackOf = (v: Val): number | undefined => {
+    if (v.k !== 'ptr' || v.pc < 0) return undefined;
+    const ld = slots[v.pc]!;
+    return ld.code === LD_IMM64 && ld.src === PseudoLd.FUNC ? fnOf(v.pc + ld.imm + 1) : undefined;
+  };
   const fnOf = (pc: number): number => {
     let f = 0;
     while (f + 1 < starts.length - 1 && starts[f + 1]! <= pc) f++;
@@ -285,6 +298,23 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
           for (let r = 1; r <= 5; r++) {
             const v = regs[r]!;
             if (v.k === 'stack' && v.off !== undefined) deepen(chain[v.frame]!, v.off);
+          }
+          // Callbacks (ld_imm64 src 4 passed to a helper) run as functions of their own.
+          for (let r = 1; r <= 5; r++) {
+            const cb = callbackOf(regs[r]!);
+            if (cb === undefined || chain.includes(cb)) continue;
+            if (chain.length >= MAX_CALL_FRAMES) throw insnError(pc, `the call stack of ${chain.length + 1} frames is too deep`);
+            const args: Val[] = new Array(12).fill(UNINIT);
+            for (let a = 1; a <= 5; a++) args[a] = UNKNOWN;
+            if (s.imm === BPF_FUNC_LOOP && r === 2) args[2] = regs[3]!;
+            runFunction(cb, [...chain, cb], args);
+          }
+          if (s.imm === BPF_FUNC_LOOP && s.src === PseudoCall.HELPER) {
+            const cb = callbackOf(regs[2]!);
+            const flags = regs[4]!;
+            const fit = cb !== undefined && flags.k === 'scalar' && flags.c === 0n;
+            const prev = res.loops.get(pc);
+            res.loops.set(pc, !fit || (prev !== undefined && prev !== cb) ? null : cb);
           }
           regs[0] = UNKNOWN;
         }

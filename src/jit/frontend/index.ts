@@ -9,6 +9,7 @@ import { assertValid } from '../../isa/validate.js';
 import { analyze } from './analysis.js';
 import { hardWireDeadBranches, removeDeadCode, removeNops } from './deadcode.js';
 import { insertCmpxchgZext, markArenaAccesses, miscFixups } from './fixups.js';
+import { inlineBpfLoops } from './loops.js';
 import { SlotProgram } from './slots.js';
 import { findSubprogs } from './subprogs.js';
 import type { FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
@@ -77,6 +78,7 @@ export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
     a.zext = facts.zext[pc] === 1;
   }
   p.depth = facts.depth.slice();
+  inlineBpfLoops(p, facts.loops);
   resolveLdImm64(p, env);
   hardWireDeadBranches(p);
   removeDeadCode(p);
