@@ -8,7 +8,7 @@ import { frontEnd, functionRanges } from '../jit/frontend/index.js';
 import { jit, JIT_DEFAULTS } from '../jit/index.js';
 import { LD_IMM64, PseudoLd } from '../isa/opcodes.js';
 import type { Program } from '../isa/insn.js';
-import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
+import { Exit, parseCommandArgs, parseIntOption, parseU64, type Command } from './command.js';
 import { readProgram } from './input.js';
 import { runTimingFields } from './timing.js';
 
@@ -27,6 +27,9 @@ Options:
   --ctx HEX            context bytes (r1), overrides the environment's
   --verifier-log FILE  the kernel's level-2 verifier log (NAME.kernel.txt): dead code is removed exactly where the
                        verifier removed it (by default the front end's own constant tracking decides)
+  --kern-vm-start A    place the arena's kernel view at A (default: the arena model's choice)
+  --user-vm-start A    and its user view at A (map_extra 0: the address the mmap would have chosen)
+                       (kernel-xlated input carries the kernel's arena addresses: give the same ones)
   --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)
   --max-insns N        x86 instruction budget (exact, but counting slows emulation ~20x)
   --timeout MS         wall-clock limit (default 10000)
@@ -117,6 +120,8 @@ export const run: Command = {
       prog: { type: 'string' },
       ctx: { type: 'string' },
       'verifier-log': { type: 'string' },
+      'kern-vm-start': { type: 'string' },
+      'user-vm-start': { type: 'string' },
       dialect: { type: 'string' },
       'max-insns': { type: 'string' },
       timeout: { type: 'string' },
@@ -141,7 +146,12 @@ export const run: Command = {
     let arena: Arena | null = null;
     try {
       if (env.arena) {
-        arena = arenaFromSpec(env.arena);
+        const kvs = values['kern-vm-start'] as string | undefined;
+        const uvs = values['user-vm-start'] as string | undefined;
+        arena = arenaFromSpec(env.arena, {
+          kernVmStart: kvs === undefined ? undefined : parseU64('kern-vm-start', kvs),
+          userVmStart: uvs === undefined ? undefined : parseU64('user-vm-start', uvs),
+        });
         applyPrefault(arena, env.prefault);
       }
       // ELF objects: every non-arena map in guest memory, by the index the program's ld_imm64 use.

@@ -126,7 +126,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   }
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const seq = space.watchdog.arm(timeoutMs);
+  const dog = space.watchdog;
+  const seq = dog.arm(space.uc.handleAddress, timeoutMs);
   let fault: Fault | null = null;
   let broken = false;
   const t0 = process.hrtime.bigint();
@@ -157,7 +158,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
         break;
       }
       if (rip === RETURN_ADDR) break;
-      if (space.watchdog.fired(seq)) {
+      if (dog.fired(seq)) {
         fault = limitFault(loaded, 'timeout', `wall-clock limit of ${timeoutMs} ms reached`, rip);
         break;
       }
@@ -168,7 +169,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
       begin = rip; // a stop meant for an earlier run: carry on
     }
   } finally {
-    space.watchdog.disarm();
+    dog.disarm();
   }
   const timeNs = Number(process.hrtime.bigint() - t0);
   if (!fault) finishTrace();

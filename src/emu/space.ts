@@ -1,8 +1,7 @@
 // src/emu — the guest address space: every region is host memory (so its contents survive when a broken
 // Unicorn instance is replaced), and every hook is recorded, so `rebuild()` can recreate the engine exactly.
-import { createRequire } from 'node:module';
 import { HostMemory, Unicorn, UC, X86, unicornLibPath, type CodeHookFn, type MemHookFn } from './unicorn.js';
-import { Watchdog } from './watchdog.js';
+import { watchdog, type Watchdog } from './watchdog.js';
 import { PAGE } from './layout.js';
 
 export interface Region {
@@ -28,7 +27,6 @@ export type HookId = number;
 
 export class AddressSpace {
   uc: Unicorn;
-  readonly watchdog: Watchdog;
   private readonly regions = new Map<bigint, Region>();
   private readonly hooks = new Map<HookId, { spec: HookSpec; rec: ReturnType<Unicorn['hookCode']> }>();
   private nextHook = 1;
@@ -37,8 +35,11 @@ export class AddressSpace {
 
   constructor() {
     this.uc = new Unicorn();
-    this.watchdog = new Watchdog(unicornLibPath(), createRequire(import.meta.url).resolve('koffi'));
-    this.watchdog.setHandle(this.uc.handleAddress);
+  }
+
+  /** The process's wall-clock watchdog (started on first use). */
+  get watchdog(): Watchdog {
+    return watchdog(unicornLibPath());
   }
 
   /** Maps `size` bytes (page multiple) of fresh zeroed host memory at `addr`. */
@@ -123,14 +124,12 @@ export class AddressSpace {
   rebuild(): void {
     this.uc.close();
     this.uc = new Unicorn();
-    this.watchdog.setHandle(this.uc.handleAddress);
     for (const r of this.regions.values()) this.uc.memMapPtr(r.addr, r.ptr, r.size, r.perms);
     for (const h of this.hooks.values()) h.rec = this.install(h.spec);
     this.uc.regWrite(X86.GS_BASE, this.gsBase);
   }
 
   close(): void {
-    this.watchdog.close();
     this.hooks.clear();
     this.uc.close();
     for (const r of this.regions.values()) r.mem?.release();

@@ -1,5 +1,7 @@
 // `bpfjit run` end to end: original corpus programs → front end → JIT → engine, compared with the kernel.
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/run.js';
 import { allPrograms, fixturePrograms, type CorpusProgram } from '../helpers/corpus.js';
@@ -53,6 +55,21 @@ describe('bpfjit run', () => {
     const bad = sample.map((p) => [p.id, mismatch(p)] as const).filter(([, d]) => d !== '');
     expect(bad).toEqual([]);
     console.log(`cli-run: ${sample.length} corpus programs through front end, JIT and engine match the kernel`);
+  });
+
+  it('runs the kernel\'s xlated program (--dialect kernel-xlated) with the kernel\'s arena addresses', () => {
+    const p = progs.find((x) => x.sidecar().arena && x.kernel().kern_vm_start)!;
+    const k = p.kernel();
+    const dir = mkdtempSync(join(tmpdir(), 'bpfjit-run-'));
+    const bin = join(dir, 'x.bin');
+    writeFileSync(bin, Buffer.from(k.xlated_resolved, 'hex'));
+    const args = [bin, '--dialect', 'kernel-xlated', '--env', join(p.dir, `${p.name}.json`), '--json'];
+    const { code, out } = capture([...args, '--kern-vm-start', k.kern_vm_start!, '--user-vm-start', k.user_vm_start!]);
+    rmSync(dir, { recursive: true });
+    expect(code).toBe(0);
+    const r = JSON.parse(out.at(-1)!) as { retval: number; ctx: string; arenaPages: Record<string, string> };
+    expect([r.retval, r.ctx]).toEqual([k.retval, k.ctx_out]);
+    expect(r.arenaPages).toEqual(k.arena_pages_after);
   });
 
   it('runs ELF objects: maps and globals in guest memory, printk output, the arena', () => {
