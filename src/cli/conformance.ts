@@ -96,13 +96,12 @@ Use with the suite: bpf_conformance_runner --test_file_directory tests --plugin_
 where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
 
   ${ENGINE_HELP}
-  --elf           (not supported yet) the program on stdin is an ELF object`,
+  --elf           the program on stdin is an ELF object (hex bytes): function 'main', no relocations`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(splitOptions(argv), {
       engine: { type: 'string' },
       elf: { type: 'boolean' },
     });
-    if (values.elf) throw new UsageError('--elf: ELF input is not supported yet; send raw bytecode');
     if (positionals.length > 1) throw new UsageError('expected at most one argument (the memory as hex bytes)');
     const engine = await pickEngine(values.engine);
     if (engine === null) return Exit.NOT_PERMITTED;
@@ -113,7 +112,7 @@ where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
       throw new UsageError(`cannot read the program from stdin: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
     const { runPlugin } = await import('../conformance/plugin.js');
-    const out = await runPlugin(engine, stdin, positionals[0] ?? '');
+    const out = await runPlugin(engine, stdin, positionals[0] ?? '', values.elf === true);
     process.stdout.write(`${out.stdout}\n`);
     return out.exitCode;
   },

@@ -1,7 +1,7 @@
 // The plugin side of the suite's protocol: the program arrives on stdin as hex bytes separated by
 // spaces (one line), the input memory as the first argument in the same form; r1 points at a copy of
 // that memory, r2 holds its length. Success: r0 in hex on stdout, exit 0. Failure: the message on stdout
-// (the suite reads stdout, or stderr when stdout is empty), exit 1.
+// (the suite reads stdout, or stderr when stdout is empty), exit 1. With --elf the program is an ELF object.
 import { BpfError } from '../errors.js';
 import type { ConformanceEngine } from './engine.js';
 
@@ -22,11 +22,12 @@ export interface PluginOutput {
   readonly exitCode: number;
 }
 
-export async function runPlugin(engine: ConformanceEngine, programHex: string, memHex: string): Promise<PluginOutput> {
+export async function runPlugin(engine: ConformanceEngine, programHex: string, memHex: string, elf = false): Promise<PluginOutput> {
   let program: Uint8Array;
   let mem: Uint8Array;
   try {
     program = parseHexBytes(programHex, 'program');
+    if (elf) program = (await import('./elf.js')).programFromElf(program);
     mem = parseHexBytes(memHex, 'memory');
   } catch (e) {
     if (e instanceof BpfError) return { stdout: e.message, exitCode: 1 };

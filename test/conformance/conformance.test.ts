@@ -102,8 +102,11 @@ describe('conformance data through the plugin protocol', () => {
     expect(oob.stdout).toMatch(/^insn 0: invalid 4-byte load at 0x[0-9a-f]+: /);
     const bad = await runPluginProcess([], 'zz\n');
     expect(bad).toEqual({ code: 1, stdout: "byte offset 0: program: invalid hex character 'z'" });
-    const usage = await runPluginProcess(['--elf'], '95 00 00 00 00 00 00 00\n');
-    expect(usage.code).toBe(2);
+    const notElf = await runPluginProcess(['--elf'], '95 00 00 00 00 00 00 00\n');
+    expect(notElf).toEqual({ code: 1, stdout: 'byte offset 0: not an ELF file: expected magic 7f 45 4c 46' });
+    const elf = readFileSync(join(FIXTURES, 'elf-main.o'));
+    expect(await runPluginProcess(['--elf', '--engine', 'interp'], `${hexBytes(elf)}\n`)).toEqual({ code: 0, stdout: '2a' });
+    expect((await runPluginProcess(['--bogus'], '95 00 00 00 00 00 00 00\n')).code).toBe(2);
   }, 60_000);
 });
 
