@@ -5,7 +5,7 @@ import { insnError } from '../../errors.js';
 import { AluOp, MovOff } from '../../isa/opcodes.js';
 import type { Analysis, AnalysisOptions } from './analysis.js';
 import { foldAlu, imm64u } from './consts.js';
-import { alu64Bounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
+import { alu64Bounds, constBounds, sextBounds, zextBounds, type Bounds } from './ranges.js';
 import type { Slot } from './slots.js';
 import { boundsOf, konst, M32, ranged, UNKNOWN, type Val } from './values.js';
 
@@ -48,7 +48,7 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
     if (sv.k === 'scalar') {
       const folded = d.c !== undefined && sv.c !== undefined ? foldAlu(op, is64, d.c, sv.c) : undefined;
       if (folded !== undefined) regs[s.dst] = konst(folded);
-      else regs[s.dst] = ranged(is64 ? alu64Bounds(op, boundsOf(d), boundsOf(sv)) : alu32Range(op, sv));
+      else regs[s.dst] = ranged(is64 ? alu64Bounds(op, boundsOf(d), boundsOf(sv)) : alu32Range(op, d, sv));
     } else if (is64 && op === AluOp.ADD && (sv.k === 'arena' || sv.k === 'mixed')) {
       regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
     } else if (is64 && op === AluOp.ADD && sv.k === 'stack') {
@@ -76,20 +76,34 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
  * computes (is_safe_to_compute_dst_reg_range); for others (div, mod, shifts by unknown amounts) the whole
  * 64-bit register becomes unknown.
  */
-function alu32Range(op: number, src: Val): Bounds | undefined {
+function alu32Range(op: number, dst: Val, src: Val): Bounds | undefined {
   switch (op) {
     case AluOp.ADD:
     case AluOp.SUB:
     case AluOp.AND:
+    case AluOp.RSH:
+      if (op === AluOp.RSH && !(src.k === 'scalar' && src.c !== undefined && (src.c & M32) < 32n)) return undefined;
+      return within32(alu64Bounds(op, low32of(dst), low32of(src)));
     case AluOp.XOR:
     case AluOp.OR:
     case AluOp.MUL:
       return zextBounds(32);
     case AluOp.LSH:
-    case AluOp.RSH:
     case AluOp.ARSH:
       return src.k === 'scalar' && src.c !== undefined && (src.c & M32) < 32n ? zextBounds(32) : undefined;
     default:
       return undefined;
   }
+}
+
+/** The low half of a scalar as an interval in [0, 2^32). */
+function low32of(v: Val): Bounds {
+  if (v.k === 'scalar' && v.c !== undefined) return constBounds(v.c & M32);
+  const b = boundsOf(v);
+  return b.uhi <= 0xffffffffn ? b : zextBounds(32);
+}
+
+/** A 32-bit result interval: kept when it did not wrap, else all of [0, 2^32). */
+function within32(b: Bounds): Bounds {
+  return b.uhi <= 0xffffffffn && b.ulo <= b.uhi ? b : zextBounds(32);
 }

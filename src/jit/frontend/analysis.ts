@@ -63,6 +63,23 @@ function joinState(a: State, b: State): State {
   return { regs, stack };
 }
 
+/** The compare with operands swapped (k < r ⇔ r > k). */
+const FLIP: Record<number, number> = {
+  [JmpOp.JGT]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGT, [JmpOp.JGE]: JmpOp.JLE, [JmpOp.JLE]: JmpOp.JGE,
+  [JmpOp.JSGT]: JmpOp.JSLT, [JmpOp.JSLT]: JmpOp.JSGT, [JmpOp.JSGE]: JmpOp.JSLE, [JmpOp.JSLE]: JmpOp.JSGE,
+};
+
+/**
+ * A 32-bit compare with the constant k32 as a 64-bit one, when the register is known to lie where both agree
+ * (unsigned: below 2^32; signed: below 2^31); undefined otherwise.
+ */
+function compare32As64(op: number, b: { uhi: bigint }, k: bigint): bigint | undefined {
+  const k32 = k & 0xffffffffn;
+  const signed = op === JmpOp.JSGT || op === JmpOp.JSGE || op === JmpOp.JSLT || op === JmpOp.JSLE;
+  if (!signed) return b.uhi <= 0xffffffffn && op !== JmpOp.JSET ? k32 : undefined;
+  return b.uhi <= 0x7fffffffn ? BigInt.asUintN(64, BigInt.asIntN(32, k32)) : undefined;
+}
+
 function widenState(old: State, next: State): State {
   const regs = next.regs.map((v, i) => widenVal(old.regs[i]!, v));
   const stack = new Map<number, Val>();
@@ -360,10 +377,19 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       // On each side, a compare with a constant narrows the other register (reg_set_min_max).
       const side = (t: boolean): Val[] | null => {
         const rs = regs.slice();
-        if (!is32 && a.k === 'scalar' && b.k === 'scalar' && b.c !== undefined && a.c === undefined) {
-          const nb = refineBounds(op, t, boundsOf(a), b.c);
-          if (!nb) return null;
-          rs[s.dst] = ranged(nb, a.z);
+        const narrow = (reg: number, v: Val, o: number, k: bigint): boolean => {
+          if (v.k !== 'scalar' || v.c !== undefined) return true;
+          let kk: bigint | undefined = k;
+          if (is32) kk = compare32As64(o, boundsOf(v), k);
+          if (kk === undefined) return true;
+          const nb = refineBounds(o, t, boundsOf(v), kk);
+          if (!nb) return false;
+          rs[reg] = ranged(nb, v.z);
+          return true;
+        };
+        if (a.k === 'scalar' && b.k === 'scalar') {
+          if (b.c !== undefined && !narrow(s.dst, a, op, b.c)) return null;
+          if (isX && a.c !== undefined && !narrow(s.src, b, FLIP[op] ?? op, a.c)) return null;
         }
         return rs;
       };
