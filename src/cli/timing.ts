@@ -15,6 +15,11 @@ export function median(values: readonly number[]): number {
 }
 
 const nowNs = (): bigint => process.hrtime.bigint();
+/** CPU time of the whole process (user + system) in ns: on a loaded machine wall time also counts waiting. */
+const cpuNs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+};
 
 export interface JitTiming {
   /** BPF instructions (ld_imm64 counts once) and 8-byte slots. */
@@ -26,6 +31,8 @@ export interface JitTiming {
   readonly repeat: number;
   readonly medianMs: number;
   readonly minMs: number;
+  /** Median process CPU time of one call (microsecond resolution). */
+  readonly medianCpuMs: number;
   /** insns / median time. */
   readonly insnsPerSec: number;
   readonly bytesPerInsn: number;
@@ -37,11 +44,14 @@ export interface JitTiming {
  */
 export function timeJit(prog: Program, opts: JitExtraOptions, repeat: number): JitTiming {
   const times: number[] = [];
+  const cpu: number[] = [];
   let result: JitResultEx | null = null;
   for (let i = 0; i < repeat; i++) {
+    const c0 = cpuNs();
     const t0 = nowNs();
     result = jit(prog, opts);
     times.push(Number(nowNs() - t0) / 1e6);
+    cpu.push((cpuNs() - c0) / 1e6);
   }
   const r = result!;
   const bytes = r.functions.reduce((n, f) => n + f.image.length, 0);
@@ -55,6 +65,7 @@ export function timeJit(prog: Program, opts: JitExtraOptions, repeat: number): J
     repeat,
     medianMs,
     minMs: Math.min(...times),
+    medianCpuMs: median(cpu),
     insnsPerSec: medianMs > 0 ? insns / (medianMs / 1e3) : 0,
     bytesPerInsn: insns > 0 ? bytes / insns : 0,
   };
@@ -75,6 +86,8 @@ export interface RunTiming {
   /** Median wall time of one engine.run() call (register/stack/context set-up, emulation, result). */
   readonly medianNsPerRun: number;
   readonly minNsPerRun: number;
+  /** Median process CPU time of one run (microsecond resolution: meaningful for runs of a millisecond or more). */
+  readonly medianCpuNsPerRun: number;
   /** Median of the engine's own emulation time (RunResult.timeNs: the uc_emu_start loop only). */
   readonly medianEmuNs: number;
   readonly runs: number;
@@ -93,20 +106,25 @@ export function timeRuns(engine: Engine, opts: RunOptions, repeat: number, bpfIn
   let r: RunResult = engine.run(base);
   const wall: number[] = [];
   const emu: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i < repeat && !r.fault; i++) {
+    const c0 = cpuNs();
     const t0 = nowNs();
     r = engine.run(base);
     wall.push(Number(nowNs() - t0));
+    cpu.push(cpuNs() - c0);
     emu.push(r.timeNs);
   }
   if (wall.length === 0) {
     wall.push(r.timeNs);
     emu.push(r.timeNs);
+    cpu.push(r.timeNs);
   }
   const med = median(wall);
   return {
     medianNsPerRun: med,
     minNsPerRun: Math.min(...wall),
+    medianCpuNsPerRun: median(cpu),
     medianEmuNs: median(emu),
     runs: wall.length,
     bpfInsns: count,

@@ -1,0 +1,204 @@
+// bench — emulated execution: the same pipeline as `bpfjit run` (front end → JIT → Engine), set up once; runs
+// timed with src/cli/timing.ts. Also the per-run overhead (engine.run of a tiny program, a bare uc_emu_start)
+// and a prototype of a batched mode (a guest-side driver calling the program N times in one uc_emu_start).
+import { parse } from '../dist/isa/index.js';
+import { jit } from '../dist/jit/index.js';
+import { frontEnd } from '../dist/jit/frontend/index.js';
+import { Engine, LAYOUT } from '../dist/emu/index.js';
+import { applyPrefault, arenaFromSpec } from '../dist/arena/index.js';
+import { countBpfInsns, median, timeRuns } from '../dist/cli/timing.js';
+import { X86 } from '../dist/emu/unicorn.js';
+
+const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n; // as src/cli/run.ts
+
+/** Sets up an engine with the program loaded, exactly as `bpfjit run` does for a standard-dialect program. */
+export function setup(lines, env = {}) {
+  const engine = new Engine();
+  let arena = null;
+  try {
+    if (env.arena) {
+      arena = arenaFromSpec({ ...env.arena, map_extra: BigInt(env.arena.map_extra) });
+      applyPrefault(arena, env.prefault ?? {});
+    }
+    const fe = frontEnd(parse(lines.join('\n')), {
+      callBase: engine.callBase,
+      resolveCall: (c) =>
+        c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
+      kfuncs: {},
+      arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
+      jiffiesAddr: engine.inlineSymbols.jiffies,
+      cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
+    });
+    const result = jit(fe.prog, {
+      callBase: engine.callBase,
+      kernVmStart: arena?.kernVmStart,
+      userVmStart: arena?.userVmStart,
+      stackDepth: fe.stackDepth,
+      thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
+    });
+    engine.load(result.functions);
+    engine.setArena(arena);
+    const ctx = new Uint8Array(Buffer.from(env.ctx ?? '', 'hex'));
+    return {
+      engine,
+      result,
+      ctx,
+      close() {
+        engine.close();
+        arena?.dispose();
+      },
+    };
+  } catch (e) {
+    engine.close();
+    arena?.dispose();
+    throw e;
+  }
+}
+
+/**
+ * One emulated workload: checks the instruction-count formula against a trace-mode count on a short run,
+ * then times `runs` runs of `iters` iterations.
+ */
+export function benchWorkload(w, iters, runs, log) {
+  const checkIters = 50;
+  const small = setup(w.source(checkIters), w.env);
+  let counted;
+  try {
+    counted = countBpfInsns(small.engine, { ctx: small.ctx });
+  } finally {
+    small.close();
+  }
+  const expected = w.fixed + checkIters * w.perIter;
+  if (counted !== expected) throw new Error(`${w.name}: trace mode counted ${counted} BPF instructions, the formula says ${expected}`);
+
+  const s = setup(w.source(iters), w.env);
+  try {
+    const bpfInsns = w.fixed + iters * w.perIter;
+    const t = timeRuns(s.engine, { ctx: s.ctx, timeoutMs: 120_000 }, runs, bpfInsns);
+    const last = s.engine.run({ ctx: s.ctx, timeoutMs: 120_000 });
+    if (last.fault) throw new Error(`${w.name}: ${last.fault.message}`);
+    const faults = last.arenaFaults.length;
+    if ((w.faultsPerIter ?? 0) * iters !== faults) throw new Error(`${w.name}: ${faults} arena faults, expected ${(w.faultsPerIter ?? 0) * iters}`);
+    // Effective time: the smaller of wall and process CPU time (see jit.js).
+    const effNs = Math.min(t.medianNsPerRun, t.medianCpuNsPerRun > 0 ? t.medianCpuNsPerRun : t.medianNsPerRun);
+    const row = {
+      name: w.name,
+      label: w.label,
+      iters,
+      bpfInsns,
+      runs: t.runs,
+      medianNsPerRun: t.medianNsPerRun,
+      medianCpuNsPerRun: t.medianCpuNsPerRun,
+      effNsPerRun: effNs,
+      bpfInsnsPerSec: t.bpfInsnsPerSec,
+      effBpfInsnsPerSec: bpfInsns / (effNs / 1e9),
+      nsPerBpfInsn: effNs / bpfInsns,
+      arenaFaults: faults,
+      nsPerFault: null,
+    };
+    log?.(`  ${w.name}: ${(row.bpfInsnsPerSec / 1e6).toFixed(1)} M BPF insns/s wall, ${(row.effBpfInsnsPerSec / 1e6).toFixed(1)} effective (${(t.medianNsPerRun / 1e6).toFixed(2)} ms/run)`);
+    return row;
+  } finally {
+    s.close();
+  }
+}
+
+/**
+ * Cost of the code hooks the engine puts on every exception-table instruction (they make RIP exact on a
+ * fault): the non-faulting arena loop timed with and without them.
+ */
+export function arenaHookCost(w, iters, runs) {
+  const s = setup(w.source(iters), w.env);
+  try {
+    const opts = { ctx: s.ctx, timeoutMs: 120_000 };
+    const bpfInsns = w.fixed + iters * w.perIter;
+    const withHooks = timeRuns(s.engine, opts, runs, bpfInsns);
+    const loaded = s.engine.program;
+    for (const h of loaded.exHooks) s.engine.space.unhook(h);
+    s.engine.space.flushCode();
+    const without = timeRuns(s.engine, opts, runs, bpfInsns);
+    const eff = (t) => Math.min(t.medianNsPerRun, t.medianCpuNsPerRun > 0 ? t.medianCpuNsPerRun : t.medianNsPerRun);
+    const a = eff(withHooks);
+    const b = eff(without);
+    return {
+      hooks: loaded.exHooks.length,
+      withHooksNs: a,
+      withoutHooksNs: b,
+      // 10 arena accesses per iteration
+      extraNsPerAccess: (a - b) / (iters * 10),
+      slowdown: a / b,
+    };
+  } finally {
+    s.close();
+  }
+}
+
+/** Guest driver for the batched prototype: calls the program `count` times, then returns. */
+function driverCode(entry, ctx, count) {
+  const b = [];
+  const u32 = (v) => b.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  const u64 = (v) => {
+    for (let i = 0n; i < 64n; i += 8n) b.push(Number((v >> i) & 0xffn));
+  };
+  b.push(0x53); // push rbx
+  b.push(0xbb); // mov ebx, count
+  u32(count);
+  const loopAt = b.length;
+  b.push(0x48, 0xbf); // movabs rdi, ctx
+  u64(ctx);
+  b.push(0x48, 0xb8); // movabs rax, entry
+  u64(entry);
+  b.push(0xff, 0xd0); // call rax
+  b.push(0xff, 0xcb); // dec ebx
+  b.push(0x75, (loopAt - (b.length + 2)) & 0xff); // jnz loop
+  b.push(0x5b, 0xc3); // pop rbx; ret
+  return new Uint8Array(b);
+}
+
+const DRIVER_ADDR = LAYOUT.trampoline + 0x8000n;
+
+/**
+ * Per-run overhead of the smallest program: engine.run() (what `--repeat` pays), a bare uc_emu_start of the
+ * image, and batched: one uc_emu_start of a driver that calls the program `batch` times (what a batched
+ * Engine mode would cost per run; the Engine has none yet).
+ */
+export function overhead(lines, runs, batch) {
+  const s = setup(lines);
+  try {
+    const e = s.engine;
+    const single = timeRuns(e, {}, runs, 2);
+    // Bare uc_emu_start: registers and the return address set up once by a normal run.
+    const uc = e.space.uc;
+    const entry = s.result.functions[0].imageBase;
+    e.run({});
+    const rsp = LAYOUT.stackTop - 64n;
+    const bare = [];
+    for (let i = 0; i < runs; i++) {
+      uc.regWrite(X86.RSP, rsp);
+      const t0 = process.hrtime.bigint();
+      uc.emuStart(entry, LAYOUT.trampoline, 0, 0);
+      bare.push(Number(process.hrtime.bigint() - t0));
+    }
+    // Batched: a driver page that calls the image `batch` times per uc_emu_start.
+    const region = e.space.map(DRIVER_ADDR, 4096, 5 /* READ|EXEC */, 'bench driver');
+    region.mem.bytes.set(driverCode(entry, LAYOUT.ctx, batch));
+    e.space.flushCode();
+    const batched = [];
+    for (let i = 0; i < Math.max(3, Math.floor(runs / 10)); i++) {
+      uc.regWrite(X86.RSP, rsp);
+      const t0 = process.hrtime.bigint();
+      const err = uc.emuStart(DRIVER_ADDR, LAYOUT.trampoline, 0, 0);
+      batched.push(Number(process.hrtime.bigint() - t0) / batch);
+      if (err !== 0) throw new Error(`batched driver: uc_err ${err}`);
+    }
+    return {
+      engineRunNs: single.medianNsPerRun,
+      engineEmuNs: single.medianEmuNs,
+      bareEmuStartNs: median(bare),
+      batchedNsPerRun: median(batched),
+      batch,
+    };
+  } finally {
+    s.close();
+  }
+}
