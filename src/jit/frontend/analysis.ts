@@ -270,9 +270,12 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
             }
             const fetchLogic = s.imm === (AtomicOp.AND | AtomicOp.FETCH) || s.imm === (AtomicOp.OR | AtomicOp.FETCH) || s.imm === (AtomicOp.XOR | AtomicOp.FETCH);
             if (base.k === 'arena' && fetchLogic && size >= 4) throw insnError(pc, `BPF_ATOMIC stores into R${s.dst} arena is not allowed`);
+            // A 64-bit fetch from a spilled slot returns what was spilled (the verifier reads the stack too).
+            const spilled = size === 8 && base.k === 'stack' && base.frame === frame && base.off !== undefined ? stack.get(base.off + s.off) : undefined;
+            const fetched = spilled && spilled.k === 'scalar' ? spilled : UNKNOWN;
             stackWrite(base, s.off, size, undefined);
-            if (s.imm === AtomicOp.CMPXCHG) regs[0] = size === 4 ? { k: 'scalar', z: [pc] } : UNKNOWN;
-            else if (s.imm & AtomicOp.FETCH) regs[s.src] = UNKNOWN;
+            if (s.imm === AtomicOp.CMPXCHG) regs[0] = size === 4 ? { k: 'scalar', z: [pc] } : fetched;
+            else if (s.imm & AtomicOp.FETCH) regs[s.src] = fetched;
           } else {
             const value = cls === Class.ST ? konst(imm64u(s.imm)) : regs[s.src]!;
             if (cls === Class.STX && size === 8) read64(value);

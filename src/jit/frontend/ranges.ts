@@ -143,7 +143,12 @@ export function decideBounds(op: number, a: Bounds, b: Bounds): boolean | undefi
  * compares; undefined when the upper half is not known to be zero.
  */
 export function low32(b: Bounds): Bounds | undefined {
-  if (b.uhi > 0xffffffffn) return undefined;
+  if (b.uhi > 0xffffffffn) {
+    // A value within the signed 32-bit range keeps its sign in the low half.
+    if (b.slo < -(1n << 31n) || b.shi > (1n << 31n) - 1n) return undefined;
+    const u = b.slo >= 0n ? { ulo: b.slo, uhi: b.shi } : b.shi < 0n ? { ulo: b.slo + (1n << 32n), uhi: b.shi + (1n << 32n) } : { ulo: 0n, uhi: 0xffffffffn };
+    return { ...u, slo: b.slo, shi: b.shi };
+  }
   if (b.uhi <= 0x7fffffffn) return { ulo: b.ulo, uhi: b.uhi, slo: b.ulo, shi: b.uhi };
   if (b.ulo > 0x7fffffffn) return { ulo: b.ulo, uhi: b.uhi, slo: b.ulo - (1n << 32n), shi: b.uhi - (1n << 32n) };
   return { ulo: b.ulo, uhi: b.uhi, slo: -(1n << 31n), shi: (1n << 31n) - 1n };
