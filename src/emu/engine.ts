@@ -6,6 +6,7 @@ import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
 import { BpfMap, type MapSpec } from './maps.js';
+import { firstInvalidInsn } from './locate.js';
 import { AddressSpace, type HookId, type OwnedRegion } from './space.js';
 import { runProgram, type Loaded } from './run.js';
 import type { EngineOptions, RunOptions, RunResult } from './types.js';
@@ -85,8 +86,8 @@ export class Engine {
     s.uc.regWrite(X86.GS_BASE, 0n);
     s.map(pageOf(this.symbols.thisCpuOff), PAGE, RW, 'per-CPU data');
     if (pageOf(this.symbols.cpuNumber) !== pageOf(this.symbols.thisCpuOff)) s.map(pageOf(this.symbols.cpuNumber), PAGE, RW, 'cpu_number');
-    const j = s.map(pageOf(this.symbols.jiffies), PAGE, RW, 'jiffies');
-    new DataView(j.mem.bytes.buffer).setBigUint64(Number(this.symbols.jiffies & 0xfffn), this.state.jiffies, true);
+    s.map(pageOf(this.symbols.jiffies), PAGE, RW, 'jiffies');
+    this.resetKernelData();
     const t = s.map(LAYOUT.trampoline, PAGE, RX, 'return trampoline');
     t.mem.bytes.fill(0xcc);
     t.mem.bytes.set(BPF_LOOP_CODE, Number(BPF_LOOP_ADDR - LAYOUT.trampoline));
@@ -129,6 +130,19 @@ export class Engine {
     this.kfuncAddr.set(name, addr);
     this.targets.set(addr, { name, fn });
     return addr;
+  }
+
+  /** Restores jiffies and CPU 0's per-CPU cells (a wild store of an earlier run must not leak into the next). */
+  resetKernelData(): void {
+    const put = (addr: bigint, value: bigint, size: 4 | 8): void => {
+      const r = this.space.owned(pageOf(addr))!;
+      const dv = new DataView(r.mem.bytes.buffer, r.mem.bytes.byteOffset);
+      if (size === 8) dv.setBigUint64(Number(addr & 0xfffn), value, true);
+      else dv.setUint32(Number(addr & 0xfffn), Number(value), true);
+    };
+    put(this.symbols.jiffies, this.state.jiffies, 8);
+    put(this.symbols.thisCpuOff, this.space.gsBase, 8);
+    put(this.symbols.cpuNumber, 0n, 4);
   }
 
   /** `__bpf_call_base`: a helper/kfunc call's imm is its address minus this. */
@@ -197,6 +211,10 @@ export class Engine {
 
   /** Maps the JIT's images at their image bases (replacing a previous program). */
   load(functions: readonly JitFunction[]): void {
+    functions.forEach((f, i) => {
+      const bad = firstInvalidInsn(f.image);
+      if (bad >= 0) throw new BpfError({ message: `function ${i}: image byte offset ${bad}: invalid x86 instruction, not run` });
+    });
     this.unload();
     const pages = new Set<bigint>();
     for (const f of functions) {

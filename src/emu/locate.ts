@@ -21,6 +21,27 @@ function gpr(reg: Register, regs: RegReader): bigint | null {
   return null;
 }
 
+/**
+ * Offset of the first invalid instruction of an image decoded from its start, or -1. Unicorn 2.0.1 aborts the
+ * whole process on some invalid encodings (e.g. `ff e8`, a far jump with a register operand), so the engine
+ * refuses such images instead of running them.
+ */
+export function firstInvalidInsn(code: Uint8Array): number {
+  const dec = new Decoder(64, code, DecoderOptions.None);
+  const ins = new Instruction();
+  try {
+    while (dec.canDecode) {
+      const at = dec.position;
+      dec.decodeOut(ins);
+      if (ins.code === 0) return at;
+    }
+    return -1;
+  } finally {
+    ins.free();
+    dec.free();
+  }
+}
+
 /** Disassembles one instruction (for reports). */
 export function disasm(code: Uint8Array, address: bigint): string {
   const dec = new Decoder(64, code, DecoderOptions.None);

@@ -62,6 +62,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   const ctxRegion = engine.ctxRegion(ctx.length);
   ctxRegion.mem.bytes.fill(0);
   ctxRegion.mem.bytes.set(ctx);
+  engine.resetKernelData();
   const stack = space.owned(LAYOUT.stackTop - BigInt(LAYOUT.stackSize))!;
   stack.mem.bytes.fill(0);
   const rsp = LAYOUT.stackTop - 64n;

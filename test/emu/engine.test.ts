@@ -2,6 +2,7 @@
 // exception-table faults, and clear reports for faults and limits — each followed by a good run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, BPF_LOOP_CODE, HelperId, LAYOUT } from '../../src/emu/index.js';
+import { firstInvalidInsn } from '../../src/emu/locate.js';
 import type { ExEntry, JitFunction } from '../../src/jit/types.js';
 import { Arena } from '../../src/arena/index.js';
 import { assembler } from '../jit/keystone.js';
@@ -219,6 +220,32 @@ describe('faults and limits leave the engine usable', () => {
     expect(performance.now() - started).toBeLessThan(2000); // no stale counting state
     engine.load([fn(asm('l: add rax, 1; jmp l'))]);
     expect(engine.run({ maxInsns: 11 }).r0).toBe(6n); // budgets stay exact on re-entry
+  });
+
+  it('random code: always a result or a report, never a crash or hang; the engine stays usable', () => {
+    let seed = 12345;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed >> 16;
+    };
+    const kinds = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const bytes = Buffer.alloc(48);
+      for (let b = 0; b < bytes.length; b++) bytes[b] = rnd() & 0xff;
+      // Keep the valid prefix (the engine refuses invalid encodings), then return.
+      const cut = firstInvalidInsn(bytes);
+      const code = Buffer.concat([cut < 0 ? bytes : bytes.subarray(0, cut), Buffer.from([0xc3])]);
+      if (cut >= 0) expect(() => engine.load([fn(bytes.toString('hex'))])).toThrow(/invalid x86 instruction/);
+      engine.load([fn(code.toString('hex'))]);
+      // rdi = context; random code may read/write it, the stack or anything else.
+      const r = engine.run({ ctx: new Uint8Array(16), maxInsns: 5000, timeoutMs: 2000 });
+      kinds.add(r.fault?.kind ?? 'none');
+      if (r.fault) expect(r.fault.message.length).toBeGreaterThan(10);
+    }
+    expect(kinds.size).toBeGreaterThan(1);
+    // ff e8 (far jmp with a register operand) would abort Unicorn 2.0.1: refused at load.
+    expect(() => engine.load([fn('ffe8c3')])).toThrow(/byte offset 0: invalid x86 instruction/);
+    goodRun();
   });
 
   it('helper without implementation: named, located at the call', () => {
