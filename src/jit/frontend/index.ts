@@ -68,7 +68,8 @@ export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
     hasArena: !!env.arena,
     decide: !env.visited,
     xlated: false,
-    ...(env.visited ? { visited: env.visited } : {}),
+    // With the verifier's visited set nothing is left to decide: keep fewer states per instruction.
+    ...(env.visited ? { visited: env.visited, pathStates: 2 } : {}),
   });
   for (let pc = 0; pc < p.length; pc++) {
     const a = p.aux[pc]!;
