@@ -297,6 +297,27 @@ describe('calls, ld_imm64 and inlined helpers', () => {
     expect(r.stackDepth).toEqual([32, 0]);
     expect(r.functions.map((f) => f.firstPc)).toEqual([0, 28]);
   });
+  it('without the timed may_goto: one counter slot initialised to BPF_MAX_LOOPS', () => {
+    const p = prog(I(0xe5, 0, 0, 1), I(0x05, 0, 0, -2), MOV0, EXIT);
+    const o = out(p, env({ timedMayGoto: false }));
+    expect(o).toEqual([
+      I(0x7a, 10, 0, -8, 8 * 1024 * 1024),
+      I(0x79, AX, 10, -8),
+      I(0x15, AX, 0, 1 + 2, 0),
+      I(0x17, AX, 0, 0, 1),
+      I(0x7b, 10, AX, -8),
+      I(0x05, 0, 0, -5),
+      MOV0,
+      EXIT,
+    ]);
+  });
+  it('refuses what it does not model, naming the instruction', () => {
+    expect(refusal(prog(I(0x18, 1, 1, 0, 3, 0), MOV0, EXIT))).toBe('insn 0: ld_imm64 refers to map 3, which the environment does not provide');
+    expect(refusal(prog(I(0x18, 1, 1, 0, 0, 0), MOV0, EXIT), env({ arena: null }))).toBe('insn 0: ld_imm64 refers to map 0, which the environment does not provide');
+    expect(refusal(prog(I(0x85, 0, 0, 0, 12), MOV0, EXIT))).toBe('insn 0: bpf_tail_call is not supported by this front end');
+    expect(refusal(prog(I(0x85, 0, 0, 0, 118), EXIT), env({ jiffiesAddr: undefined }))).toMatch(/^insn 0: bpf_jiffies64 is inlined by the verifier/);
+    expect(refusal(prog(I(0x85, 0, 0, 0, 5), EXIT), env({ callBase: 0n }))).toBe('insn 0: address of helper #5 is out of range of the call base');
+  });
   it('adds w0 = w0 after a 32-bit cmpxchg whose result is read as 64 bits', () => {
     const p = prog(I(0x7a, 10, 0, -8, 0), I(0xb7, 1, 0, 0, 3), I(0xc3, 10, 1, -8, 0xf1), I(0x07, 0, 0, 0, 1), EXIT);
     expect(out(p).slice(2, 4)).toEqual([I(0xc3, 10, 1, -8, 0xf1), I(0xbc, 0, 0, 0, 1)]);
