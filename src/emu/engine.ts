@@ -134,16 +134,19 @@ export class Engine {
 
   /** Restores jiffies and CPU 0's per-CPU cells (a wild store of an earlier run must not leak into the next). */
   resetKernelData(): void {
-    const put = (addr: bigint, value: bigint, size: 4 | 8): void => {
-      const r = this.space.owned(pageOf(addr))!;
-      const dv = new DataView(r.mem.bytes.buffer, r.mem.bytes.byteOffset);
-      if (size === 8) dv.setBigUint64(Number(addr & 0xfffn), value, true);
-      else dv.setUint32(Number(addr & 0xfffn), Number(value), true);
-    };
-    put(this.symbols.jiffies, this.state.jiffies, 8);
-    put(this.symbols.thisCpuOff, this.space.gsBase, 8);
-    put(this.symbols.cpuNumber, 0n, 4);
+    if (!this.kernelCells) {
+      const cell = (addr: bigint): [DataView, number] => {
+        const r = this.space.owned(pageOf(addr))!;
+        return [new DataView(r.mem.bytes.buffer, r.mem.bytes.byteOffset, PAGE), Number(addr & 0xfffn)];
+      };
+      this.kernelCells = [cell(this.symbols.jiffies), cell(this.symbols.thisCpuOff), cell(this.symbols.cpuNumber)];
+    }
+    const [[jv, jo], [ov, oo], [cv, co]] = this.kernelCells;
+    jv.setBigUint64(jo, this.state.jiffies, true);
+    ov.setBigUint64(oo, this.space.gsBase, true);
+    cv.setUint32(co, 0, true);
   }
+  private kernelCells: [DataView, number][] | null = null;
 
   /** `__bpf_call_base`: a helper/kfunc call's imm is its address minus this. */
   get callBase(): bigint {

@@ -60,7 +60,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   }
   const ctx = opts.ctx ?? new Uint8Array(0);
   const ctxRegion = engine.ctxRegion(ctx.length);
-  ctxRegion.mem.bytes.fill(0);
+  // The context page is zero beyond what the previous run's context and the program may have written.
+  ctxRegion.mem.bytes.fill(0, ctx.length);
   ctxRegion.mem.bytes.set(ctx);
   engine.resetKernelData();
   const stack = space.owned(LAYOUT.stackTop - BigInt(LAYOUT.stackSize))!;
