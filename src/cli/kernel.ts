@@ -50,7 +50,7 @@ export function programAndEnv(path: string, envPath: string | undefined): { bin:
   return { bin: encode(input.prog), env, name };
 }
 
-const HELP = `Usage: bpfjit kernel jit PROG [--env ENV.json] [--format json|hex]
+const HELP = `Usage: bpfjit kernel jit PROG [--env ENV.json] [--format json|hex|txt]
        bpfjit kernel run PROG [--env ENV.json] [--json]
 
 Loads PROG into the running kernel (BPF_PROG_TYPE_SYSCALL, sleepable, GPL) and reports what the kernel
@@ -62,7 +62,8 @@ ENV.json is the corpus sidecar format (arena, kfuncs, prefault, ctx); default: N
         xlated_resolved (PROBE_MEM32 marks from the image, map pointers, helper imm = target - call_base),
         image_base/ksyms/func_lens, call_base, kern_vm_start, user_vm_start, map_ptr, kfunc_addrs, plus
         stack_depths (verifier), return_thunk and this_cpu_off (this kernel's build).
-        --format json (default) | hex (one "field: value" line each)
+        --format json (default) | hex (one "field: value" line each) | txt (the verifier's own text of each
+        instruction it visited, as NAME.kernel.txt: log level 2)
   run   runs the program once (BPF_PROG_TEST_RUN) and prints the result; --json gives the shape of
         'bpfjit run --json': {"retval", "ctx", "arenaPages", "arenaAllocated", "fault": null}. The kernel
         returns only the low 32 bits of r0, so there is no "r0" field.
@@ -101,13 +102,17 @@ export const kernelCmd: Command = {
     if (path === undefined) throw new UsageError(`kernel ${sub}: missing PROG`);
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
     const format = (values.format as string | undefined) ?? 'json';
-    if (format !== 'json' && format !== 'hex') throw new UsageError(`--format: expected json or hex, got '${format}'`);
+    if (format !== 'json' && format !== 'hex' && format !== 'txt') throw new UsageError(`--format: expected json, hex or txt, got '${format}'`);
     if (sub === 'jit' && values.json === true) throw new UsageError('kernel jit: use --format json');
     if (sub === 'run' && values.format !== undefined) throw new UsageError('kernel run: use --json');
     return withKernel(`kernel ${sub}`, () => {
       const { bin, env, name } = programAndEnv(path, values.env as string | undefined);
       if (sub === 'jit') {
-        const { record } = runInKernel(bin, env, { name, run: false });
+        const { record, kernelText } = runInKernel(bin, env, { name, run: false, verifierText: format === 'txt' });
+        if (format === 'txt') {
+          process.stdout.write(kernelText ?? '');
+          return Exit.OK;
+        }
         const fields = jitFields(record);
         if (format === 'json') console.log(JSON.stringify(fields, null, 1));
         else for (const [k, v] of Object.entries(fields)) console.log(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);

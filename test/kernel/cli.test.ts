@@ -83,6 +83,17 @@ describe.skipIf(!avail.ok)('with the kernel', () => {
     expect(compareKernelRecords(progs[0]!.kernel(), rec as unknown as KernelRecord, false)).toEqual([]);
   });
 
+  test('kernel jit --format txt prints the verifier text (NAME.kernel.txt)', async () => {
+    const writes: string[] = [];
+    const w = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (writes.push(String(chunk)), true));
+    try {
+      expect(await kernelCmd.run(['jit', join(FIXTURE_CORPUS_DIR, 'kernel-corpus/p00001_s11.bin'), '--format', 'txt'])).toBe(0);
+    } finally {
+      w.mockRestore();
+    }
+    expect(writes.join('')).toBe(progs.find((p) => p.name === 'p00001_s11')!.kernelText());
+  });
+
   test('kernel run --json gives the recorded result', async () => {
     for (const p of progs.filter((q) => q.sidecar().deterministic !== false).slice(0, 12)) {
       const r = await capture(() => kernelCmd.run(['run', join(p.dir, `${p.name}.bin`), '--json']));
