@@ -38,6 +38,9 @@ export function parseEnv(value: unknown, source = 'env'): RunEnv {
     if (a.flags !== undefined && !Number.isInteger(a.flags)) fail('"arena.flags" must be an integer');
     const extra = a.map_extra ?? 0;
     if (typeof extra !== 'number' && typeof extra !== 'string') fail('"arena.map_extra" must be a number');
+    // BigInt() throws SyntaxError/RangeError on "1e3", "12(", 1.5: bad input, reported as such.
+    if (typeof extra === 'number' ? !Number.isInteger(extra) : !/^\s*(|-?\d+|0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+)\s*$/.test(extra as string))
+      fail('"arena.map_extra" must be an integer (decimal or 0x hex)');
     arena = { pages: a.pages as number, flags: (a.flags as number | undefined) ?? 0, map_extra: BigInt(extra as number | string) };
   }
   const table = (key: string): Record<string, string> => {

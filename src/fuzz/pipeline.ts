@@ -1,0 +1,178 @@
+// src/fuzz — the two engines the differential fuzzer compares, each reduced to one call: the Unicorn path
+// (front end → JIT → Engine, composed as `bpfjit run` composes it) and the reference interpreter, both in one
+// run environment (ENV.json / corpus sidecar). Outcomes are normalised so they can be compared field by field.
+import { BpfError } from '../errors.js';
+import type { RunEnv } from '../env.js';
+import type { Program } from '../isa/insn.js';
+import { AluOp, Class, LD_IMM64, PseudoLd, Src, insnClass } from '../isa/opcodes.js';
+import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
+import { Engine, LAYOUT, type EmuHelperFn, type RunResult } from '../emu/index.js';
+import { frontEnd } from '../jit/frontend/index.js';
+import { jit, JIT_DEFAULTS } from '../jit/index.js';
+import { arenaView, interpret, kfuncsFromTable, LINUX_HELPERS, FIXED_HELPER_VALUES } from '../interp/index.js';
+
+const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n;
+
+/** Coarse fault classes both engines can report. */
+export type FaultClass = 'memory' | 'limit' | 'helper' | 'other';
+
+export interface Outcome {
+  readonly r0: bigint;
+  readonly ctx: string;
+  /** Non-zero arena pages (pgoff → hex) and allocated page offsets after the run. */
+  readonly pages: Readonly<Record<string, string>>;
+  readonly allocated: readonly number[];
+  readonly fault: FaultClass | null;
+  readonly faultMessage: string | null;
+}
+
+export interface RunLimits {
+  /** Wall-clock limit of one emulator run (ms). */
+  readonly timeoutMs: number;
+  /** Interpreter instruction budget. */
+  readonly maxInsns: number;
+}
+
+export const FUZZ_LIMITS: RunLimits = { timeoutMs: 2000, maxInsns: 2_000_000 };
+
+/**
+ * Helpers whose value the emulator derives from a clock or RNG, pinned to the interpreter's fixed values so
+ * the two can be compared (bpf_get_smp_processor_id and bpf_jiffies64 are inlined and already agree).
+ */
+const PINNED: ReadonlyMap<number, EmuHelperFn> = new Map<number, EmuHelperFn>([
+  [5, () => FIXED_HELPER_VALUES.ktime_ns],
+  [7, () => FIXED_HELPER_VALUES.prandom_u32],
+  [125, () => FIXED_HELPER_VALUES.ktime_ns],
+  [208, () => FIXED_HELPER_VALUES.ktime_ns],
+  [14, () => FIXED_HELPER_VALUES.pid_tgid],
+]);
+
+export function arenaOf(env: RunEnv): Arena | null {
+  if (!env.arena) return null;
+  const a = arenaFromSpec(env.arena);
+  try {
+    applyPrefault(a, env.prefault);
+  } catch (e) {
+    a.dispose();
+    throw e;
+  }
+  return a;
+}
+
+function arenaState(a: Arena | null): Pick<Outcome, 'pages' | 'allocated'> {
+  return a ? { pages: dumpPages(a), allocated: allocatedPages(a).sort((x, y) => x - y) } : { pages: {}, allocated: [] };
+}
+
+/** ld_imm64 of a BPF function → its image address (the kernel's jit_subprogs does this before the final JIT). */
+function resolveFuncPointers(prog: Program, starts: readonly number[], bases: readonly bigint[]): Program {
+  return {
+    ...prog,
+    insns: prog.insns.map((insn) => {
+      if (insn.code !== LD_IMM64 || insn.src !== PseudoLd.FUNC) return insn;
+      const idx = starts.indexOf(insn.pc + insn.imm + 1);
+      if (idx < 0) throw new BpfError({ insn: insn.pc, message: `ld_imm64 of a function: insn ${insn.pc + insn.imm + 1} does not start a function` });
+      const addr = bases[idx]!;
+      return { ...insn, imm: Number(BigInt.asIntN(32, addr)), imm2: Number(BigInt.asIntN(32, addr >> 32n)) };
+    }),
+  };
+}
+
+/** One reusable Unicorn engine (creating one per program would dominate the fuzzer's time). */
+export class EmuPath {
+  private engine: Engine | null = null;
+  private runs = 0;
+  /** Runs before the engine is replaced by a fresh one (bounds any state an engine could accumulate). */
+  constructor(private readonly recycleAfter = 2000) {}
+
+  private get(): Engine {
+    if (this.engine && this.runs >= this.recycleAfter) this.close();
+    this.engine ??= new Engine({ helpers: PINNED });
+    this.runs++;
+    return this.engine;
+  }
+
+  /** Front end → JIT → Engine. Bad input (the front end or JIT refusing) throws BpfError. */
+  run(prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Outcome & { raw: RunResult; arenaAlu32: number[] } {
+    const engine = this.get();
+    const arena = arenaOf(env);
+    try {
+      const fe = frontEnd(prog, {
+        callBase: engine.callBase,
+        resolveCall: (c) =>
+          c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
+        kfuncs: env.kfuncs,
+        arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
+        jiffiesAddr: engine.inlineSymbols.jiffies,
+        cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
+      });
+      // ALU64 on an arena pointer: the verifier makes it 32-bit (needs_zext in adjust_reg_min_max_vals).
+      const slotOf = new Map(prog.insns.map((x) => [x.pc, x]));
+      const arenaAlu32 = fe.prog.insns.flatMap((x) => {
+        const orig = fe.origPc[x.pc];
+        const o = orig === undefined || orig < 0 ? undefined : slotOf.get(orig);
+        const cast = (o?.code ?? 0) === (Class.ALU64 | AluOp.MOV | Src.X) && o?.off === 1; // addr_space_cast: its own lowering
+        return o && !cast && insnClass(o.code) === Class.ALU64 && insnClass(x.code) === Class.ALU && (o.code & 0xf8) === (x.code & 0xf8) ? [o.pc] : [];
+      });
+      const starts = fe.functions.map((f) => f.firstPc);
+      const bases = starts.map((_, i) => JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
+      const result = jit(resolveFuncPointers(fe.prog, starts, bases), {
+        imageBase: bases,
+        functionStarts: starts,
+        callBase: engine.callBase,
+        kernVmStart: arena?.kernVmStart,
+        userVmStart: arena?.userVmStart,
+        stackDepth: fe.stackDepth,
+        thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
+      });
+      engine.load(result.functions);
+      engine.setArena(arena);
+      const r = engine.run({ ctx: new Uint8Array(Buffer.from(env.ctx, 'hex')), timeoutMs: limits.timeoutMs });
+      const f = r.fault;
+      const fault: FaultClass | null = !f ? null : f.kind === 'read' || f.kind === 'write' ? 'memory' : f.kind === 'timeout' || f.kind === 'insn-limit' ? 'limit' : f.kind === 'helper' ? 'helper' : 'other';
+      return { r0: f ? 0n : r.r0, ctx: Buffer.from(r.ctx).toString('hex'), ...arenaState(arena), fault, faultMessage: f ? f.message : null, raw: r, arenaAlu32 };
+    } finally {
+      engine.setArena(null);
+      engine.unload();
+      arena?.dispose();
+    }
+  }
+
+  close(): void {
+    this.engine?.close();
+    this.engine = null;
+    this.runs = 0;
+  }
+}
+
+/** Classifies an interpreter fault message. */
+function interpFaultClass(message: string): FaultClass {
+  if (/^invalid \d-byte (load|store|atomic)|store to read-only|invalid .* at 0x/.test(message)) return 'memory';
+  if (/budget|instruction limit|exceeded .*instructions/i.test(message)) return 'limit';
+  if (/^call to unknown|helper|kfunc/i.test(message)) return 'helper';
+  return 'other';
+}
+
+/** The reference interpreter on the original program. */
+export function runInterp(prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Outcome & { insns: number } {
+  const arena = arenaOf(env);
+  try {
+    const res = interpret(prog, {
+      ctx: new Uint8Array(Buffer.from(env.ctx, 'hex')),
+      arena: arena ? arenaView(arena) : null,
+      kfuncs: kfuncsFromTable(env.kfuncs),
+      helpers: LINUX_HELPERS,
+      maxInsns: limits.maxInsns,
+    });
+    const f = res.fault;
+    return {
+      r0: res.r0,
+      ctx: Buffer.from(res.ctx ?? new Uint8Array(0)).toString('hex'),
+      ...arenaState(arena),
+      fault: f ? interpFaultClass(f.message) : null,
+      faultMessage: f ? `${f.insn !== undefined ? `insn ${f.insn}: ` : ''}${f.message}` : null,
+      insns: res.insns,
+    };
+  } finally {
+    arena?.dispose();
+  }
+}
