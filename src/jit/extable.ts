@@ -13,8 +13,32 @@ export function addExEntry(
   addrReg: number,
   off: number,
 ): void {
+  const length = st.a.pos - start;
+  st.exSeq++;
+  st.exStart = start;
+  st.exLen = length;
+  st.exClear = clearReg ?? -1;
+  st.exAddr = addrReg;
+  st.exKind = EX_KIND_CODE[kind];
   if (!st.final) return;
-  st.extable.push({ offset: start, length: st.a.pos - start, clearReg, addrReg, off, pc, kind });
+  st.extable.push(exEntry(start, length, clearReg, addrReg, off, pc, kind));
+}
+
+/** Entry kinds as small integers (for the per-instruction records of the layout). */
+export const EX_KINDS: readonly ExEntry['kind'][] = ['load', 'store', 'atomic'];
+const EX_KIND_CODE: Readonly<Record<ExEntry['kind'], number>> = { load: 0, store: 1, atomic: 2 };
+
+/** One record; every entry is built here so they all share one object shape. */
+export function exEntry(
+  offset: number,
+  length: number,
+  clearReg: number | null,
+  addrReg: number,
+  off: number,
+  pc: number,
+  kind: ExEntry['kind'],
+): ExEntry {
+  return { offset, length, clearReg, addrReg, off, pc, kind };
 }
 
 /** The entry covering an image offset, if any (entries are in address order). */

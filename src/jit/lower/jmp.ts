@@ -96,6 +96,7 @@ function lowerCondJmp(st: FnState, insn: Insn, op: number, is64: boolean, local:
     a.alu_ri(Alu.CMP, is64, dst, insn.imm, false);
   }
   const rel = target(st, insn, local + 1 + insn.off) - st.addrs[local + 1]!;
+  st.jccAt = a.pos;
   if (isImm8JmpOffset(rel)) {
     if (st.padding) {
       const nops = st.addrs[local + 1]! - a.pos - 2;
@@ -153,7 +154,15 @@ function lowerCall(st: FnState, insn: Insn): void {
     if (st.final) target = st.prog.imageBases[fi]!;
   } else {
     if (insn.imm === 0) throw insnError(insn.pc, 'call with imm 0 (no target)');
-    if (st.final) target = st.prog.callBase + BigInt(insn.imm);
+    if (st.final) {
+      // Helpers and kfuncs: callBase + imm - (next instruction), in plain numbers when exact.
+      const rel = st.callDelta + insn.imm - (a.pos + 5);
+      if (rel >= -0x80000000 && rel <= 0x7fffffff) {
+        a.call32(rel);
+        return;
+      }
+      target = st.prog.callBase + BigInt(insn.imm);
+    }
   }
   // The size never depends on the target: only the image pass computes the displacement.
   let rel = 0;

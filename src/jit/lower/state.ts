@@ -61,6 +61,19 @@ export interface FnState {
   /** Length of the last tail-call sequence (its `out:` label), carried from pass to pass. */
   tailCallIndirectLabel: number;
   tailCallDirectLabel: number;
+  /** Where the last conditional jump's Jcc (or its padding) began: the compare before it has a fixed size. */
+  jccAt: number;
+  /** callBase - this function's image base as an exact number (NaN when too far apart): call displacements
+   *  without BigInt arithmetic. */
+  readonly callDelta: number;
+  /** The last exception-table record, kept in every pass so the image pass can copy instead of re-lowering:
+   *  a count of records made, then the record's fields (see extable.ts). */
+  exSeq: number;
+  exStart: number;
+  exLen: number;
+  exClear: number;
+  exAddr: number;
+  exKind: number;
 }
 
 /** x86 register of a BPF register operand; r12..r15 do not exist. */
