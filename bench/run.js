@@ -79,7 +79,7 @@ function cliRuns(quick) {
     writeFileSync(prog, straightAlu(slots));
     const jitOut = execFileSync(process.execPath, [CLI, 'jit', prog, '--time', '--repeat', quick ? '3' : '9'], { encoding: 'utf8' });
     const loop = join(dir, 'alu-loop.s');
-    const iters = quick ? 1000 : 100_000;
+    const iters = quick ? 1000 : 10_000; // the CLI counts BPF instructions in trace mode (~10^5/s)
     writeFileSync(loop, EMU_WORKLOADS[0].source(iters).join('\n'));
     const runOut = execFileSync(process.execPath, [CLI, 'run', loop, '--repeat', quick ? '3' : '20', '--json'], { encoding: 'utf8' });
     const run = JSON.parse(runOut);

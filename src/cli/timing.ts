@@ -74,7 +74,9 @@ export function timeJit(prog: Program, opts: JitExtraOptions, repeat: number): J
 /**
  * Counts the BPF instructions one run executes, with the engine's trace mode (a hook on every x86
  * instruction reports each BPF instruction whose code starts there; instructions the JIT emits no code
- * for are not counted). Slow (a JS callback per x86 instruction): null when that run faults or times out.
+ * for are not counted). Slow — a JS callback per x86 instruction, about 10^5 BPF instructions per second —
+ * so a run of more than about a million BPF instructions needs a larger --timeout; null when the counting run
+ * faults or hits the limit.
  */
 export function countBpfInsns(engine: Engine, opts: RunOptions): number | null {
   let n = 0;
@@ -94,6 +96,8 @@ export interface RunTiming {
   /** BPF instructions one run executes (trace-mode count), or null when it could not be counted. */
   readonly bpfInsns: number | null;
   readonly bpfInsnsPerSec: number | null;
+  /** Why bpfInsns is null. */
+  readonly bpfInsnsNote?: string;
 }
 
 /**
@@ -129,6 +133,7 @@ export function timeRuns(engine: Engine, opts: RunOptions, repeat: number, bpfIn
     runs: wall.length,
     bpfInsns: count,
     bpfInsnsPerSec: count === null || med <= 0 ? null : count / (med / 1e9),
+    ...(count === null ? { bpfInsnsNote: 'the trace-mode counting run faulted or hit the time limit (try a larger --timeout)' } : {}),
   };
 }
 
