@@ -212,6 +212,14 @@ export const run: Command = {
         trace: trace
           ? (s) => console.log(`insn ${s.pc}${s.func ? ` (function ${s.func})` : ''}: ${s.changed.map(([reg, v]) => `${names[reg]}=${hex(v)}`).join(' ')}`)
           : undefined,
+        onEvent: trace
+          ? (e) =>
+              console.log(
+                e.kind === 'call'
+                  ? `  call ${e.name}(${e.args.map(hex).join(', ')}) = ${hex(e.result)}`
+                  : `  arena fault: ${e.fault.kind} at arena offset 0x${e.fault.arenaOffset.toString(16)} (${e.fault.kind === 'read' ? 'reads 0' : 'dropped'})`,
+              )
+          : undefined,
       });
       let perRunNs: number | null = null;
       if (repeat > 1 && !r.fault) {

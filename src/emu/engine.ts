@@ -68,6 +68,8 @@ export class Engine {
   private closed = false;
   /** Set by a trampoline hook that had to stop the run. */
   helperFault: { message: string; target: bigint } | null = null;
+  /** The current run's listener of helper/kfunc calls. */
+  onCall: ((name: string, args: readonly bigint[], result: bigint) => void) | null = null;
   /** The current run's handler of unmapped/protected accesses (one permanent hook calls it). */
   onBadAccess: ((type: number, addr: bigint) => boolean) | null = null;
   /** Whether the translated code carries Unicorn's instruction counter (switching needs a re-translation). */
@@ -315,7 +317,9 @@ export class Engine {
       state: this.state,
     };
     try {
-      uc.regWrite(X86.RAX, target.fn(call));
+      const result = BigInt.asUintN(64, target.fn(call));
+      uc.regWrite(X86.RAX, result);
+      this.onCall?.(target.name, args, result);
     } catch (e) {
       this.helperFault = { message: `${target.name}: ${(e as Error).message}`, target: addr };
       uc.emuStop();

@@ -2,7 +2,7 @@
 export { Engine, BPF_LOOP_CODE, RETURN_ADDR } from './engine.js';
 export { bpfLocation, DEFAULT_TIMEOUT_MS } from './run.js';
 export type {
-  EngineOptions, RunOptions, RunResult, Fault as EmuFault, FaultKind as EmuFaultKind, ArenaFault as EmuArenaFault, TraceStep,
+  EngineOptions, RunOptions, RunResult, Fault as EmuFault, FaultKind as EmuFaultKind, ArenaFault as EmuArenaFault, TraceStep, RunEvent,
 } from './types.js';
 export { kernelImageFunctions, arenaExtable } from './kimage.js';
 export { BpfMap, MAP_VALUE_OFFSET } from './maps.js';

@@ -78,6 +78,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   engine.helperFault = null;
   const arenaFaults: ArenaFault[] = [];
   let pending: Pending = {};
+  const onEvent = opts.onEvent;
+  engine.onCall = onEvent ? (name, args, result) => onEvent({ kind: 'call', name, args, result }) : null;
   engine.onBadAccess = (type, addr) => {
     const rip = space.uc.regRead(X86.RIP);
     const ex = loaded.extable.get(rip);
@@ -85,7 +87,9 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
     if (ex && (isRead || isWrite) && engine.inArena(addr)) {
       const kern = engine.arenaModel!.kernVmStart;
-      arenaFaults.push({ func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) });
+      const af: ArenaFault = { func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) };
+      arenaFaults.push(af);
+      opts.onEvent?.({ kind: 'arena-fault', fault: af });
       pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
     } else if (!pending.fault) {
       pending = { fault: { type, addr, rip } };
@@ -178,6 +182,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   const r0 = space.uc.regRead(X86.RAX);
   const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
   engine.onBadAccess = null;
+  engine.onCall = null;
   for (const h of traceHooks) space.unhook(h);
   if (traceHooks.length > 0) space.flushCode();
   if (broken) space.rebuild();

@@ -29,7 +29,13 @@ export interface RunOptions {
   readonly timeoutMs?: number;
   /** Called for each executed BPF instruction with the registers it changed (slow: hooks every instruction). */
   readonly trace?: (step: TraceStep) => void;
+  /** Called for each helper/kfunc call (name, r1–r5, result) and each arena fault the exception table resolved. */
+  readonly onEvent?: (event: RunEvent) => void;
 }
+
+export type RunEvent =
+  | { readonly kind: 'call'; readonly name: string; readonly args: readonly bigint[]; readonly result: bigint }
+  | { readonly kind: 'arena-fault'; readonly fault: ArenaFault };
 
 export interface TraceStep {
   /** Function index and BPF slot index. */

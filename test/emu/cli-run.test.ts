@@ -96,5 +96,9 @@ describe('bpfjit run', () => {
     expect(out[0]).toMatch(/^insn 0: /);
     expect(out.some((l) => /^insn \d+: .*r\d+=0x/.test(l))).toBe(true);
     expect(out.some((l) => /time per run: [\d.]+ us \(3 runs\)/.test(l))).toBe(true);
+    // Helper/kfunc calls and exception-table fixups appear in the trace.
+    const a = progs.find((x) => x.sidecar().arena && Object.keys(x.sidecar().kfuncs).length > 0)!;
+    const t = capture([join(a.dir, `${a.name}.bin`), '--trace']);
+    expect(t.out.some((l) => /^ {2}call bpf_arena_(alloc|free)_pages\(0x[0-9a-f]+(, 0x[0-9a-f]+){4}\) = 0x[0-9a-f]+$/.test(l))).toBe(true);
   });
 });
