@@ -57,6 +57,8 @@ const HELPERS: readonly (readonly [string, number, boolean])[] = [
 class Gen {
   readonly stats: Record<string, number> = {};
   readonly nondeterministic: string[] = [];
+  /** The main function's registers: initialised first, read and written by every unit, stored at the end. */
+  live: readonly number[] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
   constructor(
     readonly r: Rng,
     readonly arena: boolean,
@@ -67,7 +69,11 @@ class Gen {
     this.stats[k] = (this.stats[k] ?? 0) + 1;
   }
   reg(): number {
-    return this.r.int(0, 8);
+    return this.r.pick(this.live);
+  }
+  /** Registers readable inside an arena block (r1-r5 re-initialised after the call; r7 is the pointer). */
+  arenaRegs(): number[] {
+    return [1, 2, 3, 4, 5, ...this.live.filter((x) => x === 6 || x === 8)];
   }
   value(): bigint {
     return this.r.chance(0.4) ? this.r.pick(INTERESTING) : BigInt.asUintN(64, (BigInt(this.r.u32()) << 32n) | BigInt(this.r.u32()));
@@ -116,7 +122,8 @@ class Gen {
     const base = stack ? 10 : CTX;
     const off = stack ? -n * this.r.int(1, STACK / n) : n * this.r.int(0, CTX_SIZE / n - 1); // aligned: the verifier insists
     const where = stack ? 'stack' : 'ctx';
-    const k = this.r.int(0, stack ? 5 : 3);
+    const k = this.r.int(0, stack ? 6 : 3);
+    if (k === 6) return this.stackViaReg();
     if (k === 0) return this.count(`${where}_ldx`), [ins(Class.LDX | Mode.MEM | size, this.reg(), base, off)];
     if (k === 1 && size !== Size.DW) return this.count(`${where}_ldsx`), [ins(Class.LDX | Mode.MEMSX | size, this.reg(), base, off)];
     if (k === 2) return this.count(`${where}_st`), [ins(Class.ST | Mode.MEM | size, base, 0, off, this.imm())];
@@ -126,13 +133,32 @@ class Gen {
     if (k === 4) {
       const sz = this.r.pick([Size.W, Size.DW]);
       const op = this.r.pick([AtomicOp.ADD, AtomicOp.OR, AtomicOp.AND, AtomicOp.XOR, AtomicOp.ADD | AtomicOp.FETCH, AtomicOp.OR | AtomicOp.FETCH, AtomicOp.AND | AtomicOp.FETCH, AtomicOp.XOR | AtomicOp.FETCH, AtomicOp.XCHG, AtomicOp.CMPXCHG]);
-      return this.count('stack_atomic'), [ins(Class.STX | Mode.ATOMIC | sz, 10, this.r.int(1, 8), aligned(BYTES[sz]!), op)];
+      return this.count('stack_atomic'), [ins(Class.STX | Mode.ATOMIC | sz, 10, this.reg(), aligned(BYTES[sz]!), op)];
     }
     this.count('stack_acqrel');
     const sz = this.r.pick(SIZES);
     return this.r.chance(0.5)
       ? [ins(Class.STX | Mode.ATOMIC | sz, this.reg(), 10, aligned(BYTES[sz]!), AtomicOp.LOAD_ACQ)]
       : [ins(Class.STX | Mode.ATOMIC | sz, 10, this.reg(), aligned(BYTES[sz]!), AtomicOp.STORE_REL)];
+  }
+
+  /** rP = r10 - K; loads/stores through rP (a stack pointer in another register); rP re-initialised after. */
+  stackViaReg(): Raw[] {
+    const p = this.reg();
+    const k = 8 * this.r.int(0, 8);
+    const out: Raw[] = [ins(Class.ALU64 | AluOp.MOV | Src.X, p, 10), ins(Class.ALU64 | AluOp.ADD | Src.K, p, 0, 0, -k)];
+    for (let i = this.r.int(1, 3); i > 0; i--) {
+      const size = this.r.pick(SIZES);
+      const n = BYTES[size]!;
+      const off = -n * this.r.int(1, STACK / n) + k; // address r10 + off - k, inside the zeroed 64 bytes, aligned
+      const others = this.live.filter((x) => x !== p);
+      const op = this.r.int(0, 2);
+      this.count(`stack_${['ldx', 'st', 'stx'][op]}_r${p}`);
+      if (op === 0) out.push(ins(Class.LDX | Mode.MEM | size, this.r.pick(others), p, off));
+      else if (op === 1) out.push(ins(Class.ST | Mode.MEM | size, p, 0, off, this.imm()));
+      else out.push(ins(Class.STX | Mode.MEM | size, p, this.r.pick(others), off));
+    }
+    return [...out, ...this.reinit([p])];
   }
 
   jump(): Unit {
@@ -170,7 +196,7 @@ class Gen {
     const oob = this.r.chance(0.1);
     const off = oob ? this.r.int(4096, 32767 - n) : this.r.int(0, 4096 - n);
     const aligned = off - (off % n);
-    const src = this.r.pick([1, 2, 3, 4, 5, 6, 8]);
+    const src = this.r.pick(this.arenaRegs());
     if (oob) this.count('arena_oob');
     if (this.r.chance(0.1)) {
       // ALU64 on an arena pointer: the verifier turns it into ALU32.
@@ -179,10 +205,10 @@ class Gen {
     }
     switch (this.r.int(0, 5)) {
       case 0:
-        return this.count('arena_ldx'), [ins(Class.LDX | Mode.MEM | size, this.r.pick([1, 2, 3, 4, 5, 6, 8]), 7, off)];
+        return this.count('arena_ldx'), [ins(Class.LDX | Mode.MEM | size, this.r.pick(this.arenaRegs()), 7, off)];
       case 1:
-        if (size === Size.DW) return this.count('arena_ldx'), [ins(Class.LDX | Mode.MEM | size, 6, 7, off)];
-        return this.count('arena_ldsx'), [ins(Class.LDX | Mode.MEMSX | size, this.r.pick([1, 2, 3, 4, 5, 6, 8]), 7, off)];
+        if (size === Size.DW) return this.count('arena_ldx'), [ins(Class.LDX | Mode.MEM | size, this.r.pick(this.arenaRegs()), 7, off)];
+        return this.count('arena_ldsx'), [ins(Class.LDX | Mode.MEMSX | size, this.r.pick(this.arenaRegs()), 7, off)];
       case 2:
         return this.count('arena_st'), [ins(Class.ST | Mode.MEM | size, 7, 0, off, this.imm())];
       case 3:
@@ -196,7 +222,7 @@ class Gen {
       default:
         this.count('arena_acqrel');
         return this.r.chance(0.5)
-          ? [ins(Class.STX | Mode.ATOMIC | size, this.r.pick([1, 2, 3, 4, 5, 6, 8]), 7, aligned, AtomicOp.LOAD_ACQ)]
+          ? [ins(Class.STX | Mode.ATOMIC | size, this.r.pick(this.arenaRegs()), 7, aligned, AtomicOp.LOAD_ACQ)]
           : [ins(Class.STX | Mode.ATOMIC | size, 7, src, aligned, AtomicOp.STORE_REL)];
     }
   }
@@ -258,6 +284,8 @@ export function generate(o: GenOptions): Generated {
   const pages = r.int(1, 16);
   const noUserConv = arena && r.chance(0.1);
   const g = new Gen(r, arena, pages, noUserConv);
+  // Most programs use r0-r8 (all callee-saved registers pushed); some only a subset of r6-r8.
+  if (r.chance(0.3)) g.live = [0, 1, 2, 3, 4, 5, ...[6, 7, 8].filter(() => r.chance(0.5))];
   const bodySize = r.int(10, 60);
   const subprog = r.chance(0.25);
   const units: Unit[] = [];
@@ -299,7 +327,7 @@ function assemble(g: Gen, units: Unit[], bodySize: number, subprog: boolean, are
   const r = g.r;
   const head: Raw[] = [ins(Class.ALU64 | AluOp.MOV | Src.X, CTX, 1)];
   for (let off = -8; off >= -STACK; off -= 8) head.push(ins(Class.ST | Mode.MEM | Size.DW, 10, 0, off, 0));
-  for (let d = 0; d <= 8; d++) head.push(ld64(d, g.value()));
+  for (const d of g.live) head.push(ld64(d, g.value()));
   // Slot of each unit boundary, then jumps get their offsets.
   const starts: number[] = [];
   let pc = slots(head);
@@ -320,7 +348,7 @@ function assemble(g: Gen, units: Unit[], bodySize: number, subprog: boolean, are
     return body.push(u.reg ? ins(cls | u.op | Src.X, g.reg(), g.reg(), off) : ins(cls | u.op | Src.K, g.reg(), 0, off, g.imm()));
   });
   const tail: Raw[] = [];
-  for (let d = 0; d <= 8; d++) tail.push(ins(Class.STX | Mode.MEM | Size.DW, CTX, d, d * 8));
+  for (const d of g.live) tail.push(ins(Class.STX | Mode.MEM | Size.DW, CTX, d, d * 8));
   tail.push(ins(Class.JMP | JmpOp.EXIT));
   const main = [...head, ...body, ...tail];
   const mainSlots = slots(main);
