@@ -374,7 +374,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         else {
           const la = a.c !== undefined ? const32(a.c) : low32(boundsOf(a));
           const lb = b.c !== undefined ? const32(b.c) : low32(boundsOf(b));
-          if (la && lb && op !== JmpOp.JSET) taken = decideBounds(op, la, lb);
+          if (la && lb) taken = decideBounds(op, la, lb);
         }
       }
       // On each side, a compare with a constant narrows the other register (reg_set_min_max).

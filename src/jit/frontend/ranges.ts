@@ -133,9 +133,18 @@ export function decideBounds(op: number, a: Bounds, b: Bounds): boolean | undefi
       return a.shi < b.slo ? true : a.slo >= b.shi ? false : undefined;
     case JmpOp.JSLE:
       return a.shi <= b.slo ? true : a.slo > b.shi ? false : undefined;
+    case JmpOp.JSET:
+      // No bit both sides may have set (the verifier's tnum is at least this precise).
+      return (possibleBits(a) & possibleBits(b)) === 0n ? false : undefined;
     default:
       return undefined;
   }
+}
+
+/** Bits a value in `b` may have set: all bits up to the highest bit of its maximum. */
+function possibleBits(b: Bounds): bigint {
+  if (b.ulo === b.uhi) return b.ulo;
+  return (1n << BigInt(b.uhi.toString(2).length)) - 1n;
 }
 
 /**
