@@ -32,7 +32,10 @@ fi
 stamp=node_modules/.package-lock.json
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
   echo "setup: npm ci" >&2
-  npm ci --no-audit --no-fund >/dev/null
+  if ! npm ci --no-audit --no-fund >/tmp/bpfjit-npm-ci.log 2>&1; then
+    cat /tmp/bpfjit-npm-ci.log >&2
+    exit 1
+  fi
 fi
 
 npx tsc -p tsconfig.json
