@@ -142,6 +142,20 @@ class Gen {
       : [ins(Class.STX | Mode.ATOMIC | sz, 10, this.reg(), aligned(BYTES[sz]!), AtomicOp.STORE_REL)];
   }
 
+  /** `if cond goto +N` over an ALU body of some 100-200 bytes: the jump's rel8/rel32 choice changes between passes. */
+  bigIf(): Raw[] {
+    this.count('bigif');
+    const body: Raw[] = [];
+    for (let i = this.r.int(18, 45); i > 0; i--) body.push(...this.alu());
+    return [ins(Class.JMP | this.r.pick(COND) | Src.K, this.reg(), 0, slots(body), this.imm()), ...body];
+  }
+
+  /** A second exit in the main function (guarded, so the code after it stays reachable): it jumps to the epilogue. */
+  earlyExit(): Raw[] {
+    this.count('early_exit');
+    return [ins(Class.JMP | this.r.pick(COND) | Src.K, this.reg(), 0, 1, this.imm()), ins(Class.JMP | JmpOp.EXIT)];
+  }
+
   /** rP = r10 - K; loads/stores through rP (a stack pointer in another register); rP re-initialised after. */
   stackViaReg(): Raw[] {
     const p = this.reg();
@@ -306,6 +320,7 @@ export function generate(o: GenOptions): Generated {
       u = { insns: [ld64(g.reg(), g.value())] };
     } else if (k < 91) u = { insns: g.helperCall() };
     else if (k < 93) u = { insns: g.loop() };
+    else if (k < 94) u = { insns: r.chance(0.5) ? g.bigIf() : g.earlyExit() };
     else if (arena && k < 96) u = { insns: g.arenaBlock() };
     else if (arena && k < 98) u = { insns: g.freeBlock() };
     else if (subprog) {
