@@ -150,6 +150,27 @@ class Gen {
     return [ins(Class.JMP | this.r.pick(COND) | Src.K, this.reg(), 0, slots(body), this.imm()), ...body];
   }
 
+  /**
+   * A jump ladder: `if rA == K goto` over a body of exactly 117 bytes of x86 (39 three-byte ALU64 ops) and the
+   * next jump, which is 6 bytes short (cmp imm8 + jcc rel8) or 10 long: each jump fits the short form (+123)
+   * only after the next one shrank, one per layout pass — long ladders need more than 15 passes and get the
+   * JIT's nop padding. rA comes from the ctx so the verifier cannot decide the branches.
+   */
+  ladder(): Raw[] {
+    this.count('ladder_jumps');
+    const a = this.reg();
+    const others = this.live.filter((x) => x !== a);
+    const out: Raw[] = [ins(Class.LDX | Mode.MEM | Size.DW, a, CTX, 8 * this.r.int(0, 15))];
+    const m = this.r.int(4, 20);
+    for (let k = 1; k <= m; k++) {
+      const n = k === m ? 41 : 39;
+      const body: Raw[] = [];
+      for (let i = 0; i < n; i++) body.push(ins(Class.ALU64 | this.r.pick([AluOp.ADD, AluOp.SUB, AluOp.XOR, AluOp.OR]) | Src.X, this.r.pick(others), this.r.pick(others)));
+      out.push(ins(Class.JMP | JmpOp.JEQ | Src.K, a, 0, k === m ? n : n + 1, this.r.int(1, 100)), ...body);
+    }
+    return out;
+  }
+
   /** A second exit in the main function (guarded, so the code after it stays reachable): it jumps to the epilogue. */
   earlyExit(): Raw[] {
     this.count('early_exit');
@@ -321,6 +342,7 @@ export function generate(o: GenOptions): Generated {
     } else if (k < 91) u = { insns: g.helperCall() };
     else if (k < 93) u = { insns: g.loop() };
     else if (k < 94) u = { insns: r.chance(0.5) ? g.bigIf() : g.earlyExit() };
+    else if (k < 95 && !g.stats.ladder_jumps) u = { insns: g.ladder() };
     else if (arena && k < 96) u = { insns: g.arenaBlock() };
     else if (arena && k < 98) u = { insns: g.freeBlock() };
     else if (subprog) {
