@@ -35,6 +35,11 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
     }
     return;
   }
+  if (op === AluOp.END && !is64 && (s.code & 0x08) === 0 && d.k === 'scalar' && d.c !== undefined) {
+    // to_le on a little-endian host truncates: the verifier knows the constant (seen deciding branches).
+    regs[s.dst] = s.imm === 64 ? d : s.imm === 32 ? konst(d.c & M32) : s.imm === 16 ? konst(d.c & 0xffffn) : UNKNOWN;
+    return;
+  }
   if (op === AluOp.NEG || op === AluOp.END) {
     regs[s.dst] = UNKNOWN;
     return;
@@ -86,6 +91,7 @@ function alu32Range(op: number, dst: Val, src: Val): Bounds | undefined {
       return within32(alu64Bounds(op, low32of(dst), low32of(src)));
     case AluOp.XOR:
     case AluOp.OR:
+      return within32(alu64Bounds(op, low32of(dst), low32of(src)));
     case AluOp.MUL:
       return zextBounds(32);
     case AluOp.LSH:

@@ -259,7 +259,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         const isAtomic = cls === Class.STX && (mode === Mode.ATOMIC || mode === Mode.PROBE_ATOMIC);
         if (isAtomic && s.imm === AtomicOp.LOAD_ACQ) {
           access(pc, s.src, regs[s.src]!, s.off, chain);
-          regs[s.dst] = UNKNOWN;
+          regs[s.dst] = size === 8 ? UNKNOWN : ranged(zextBounds(8 * size));
         } else {
           const base = regs[s.dst]!;
           access(pc, s.dst, base, s.off, chain);
@@ -272,9 +272,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
             if (base.k === 'arena' && fetchLogic && size >= 4) throw insnError(pc, `BPF_ATOMIC stores into R${s.dst} arena is not allowed`);
             // A 64-bit fetch from a spilled slot returns what was spilled (the verifier reads the stack too).
             const spilled = size === 8 && base.k === 'stack' && base.frame === frame && base.off !== undefined ? stack.get(base.off + s.off) : undefined;
-            const fetched = spilled && spilled.k === 'scalar' ? spilled : UNKNOWN;
+            const fetched = spilled && spilled.k === 'scalar' ? spilled : size === 8 ? UNKNOWN : ranged(zextBounds(8 * size));
             stackWrite(base, s.off, size, undefined);
-            if (s.imm === AtomicOp.CMPXCHG) regs[0] = size === 4 ? { k: 'scalar', z: [pc] } : fetched;
+            if (s.imm === AtomicOp.CMPXCHG) regs[0] = size === 4 ? ranged(zextBounds(32), [pc]) : fetched;
             else if (s.imm & AtomicOp.FETCH) regs[s.src] = fetched;
           } else {
             const value = cls === Class.ST ? konst(imm64u(s.imm)) : regs[s.src]!;

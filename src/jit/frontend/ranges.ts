@@ -101,6 +101,13 @@ export function alu64Bounds(op: number, a: Bounds, b: Bounds): Bounds {
     case AluOp.RSH:
       if (b.ulo === b.uhi && b.ulo < 64n) return sync({ ulo: a.ulo >> b.ulo, uhi: a.uhi >> b.ulo, slo: S64_MIN, shi: S64_MAX }) ?? FULL;
       return FULL;
+    case AluOp.OR:
+    case AluOp.XOR: {
+      // x | y >= max(x, y); both stay below the next power of two of the larger maximum.
+      const bits = possibleBits(a) | possibleBits(b);
+      const ulo = op === AluOp.OR ? (a.ulo > b.ulo ? a.ulo : b.ulo) : 0n;
+      return sync({ ulo, uhi: bits < U64_MAX ? bits : U64_MAX, slo: S64_MIN, shi: S64_MAX }) ?? FULL;
+    }
     default:
       return FULL;
   }
