@@ -66,13 +66,13 @@ export function splitFunctions(
 /** Bit k: BPF r(6+k) appears as dst or src of some instruction (the kernel's detect_reg_usage). */
 export function calleeSavedUsed(t: InsnTable, fn: FnRange): number {
   let bits = 0;
-  for (let i = fn.first; i < fn.end; i++) {
-    const d = t.dst[i]!;
-    const s = t.src[i]!;
-    if (d >= 6 && d <= 9) bits |= 1 << (d - 6);
-    if (s >= 6 && s <= 9) bits |= 1 << (s - 6);
-  }
+  for (let i = fn.first; i < fn.end; i++) bits |= calleeBits(t.dst[i]!, t.src[i]!);
   return bits;
+}
+
+/** The callee-saved bits one instruction mentions. */
+export function calleeBits(d: number, s: number): number {
+  return (d >= 6 && d <= 9 ? 1 << (d - 6) : 0) | (s >= 6 && s <= 9 ? 1 << (s - 6) : 0);
 }
 
 /** A function is tail-call reachable if it, or a function it calls (transitively), does a tail call. */

@@ -64,7 +64,12 @@ export function jitBytecode(bytes: Uint8Array, opts: JitExtraOptions = {}): JitR
 }
 
 function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitResultEx {
-  const { fns, funcOfPc } = splitFunctions(table, slots, opts.functionStarts);
+  const facts = table.facts;
+  // One function (no bpf-to-bpf calls): the table's facts replace the per-function scans.
+  const single = facts.pseudoCalls === 0 && opts.functionStarts === undefined && table.length > 0;
+  const { fns, funcOfPc } = single
+    ? { fns: [{ firstPc: 0, endPc: slots, first: 0, end: table.length }], funcOfPc: new Int32Array(slots) }
+    : splitFunctions(table, slots, opts.functionStarts);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
   const callBase = opts.callBase ?? JIT_DEFAULTS.callBase;
   const build = knownKernel(callBase);
@@ -79,18 +84,22 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
     imageBases,
     funcOfPc,
   };
-  const tcr = tailCallReachable(table, fns, funcOfPc);
-  const a = new Assembler(new ByteSink(Math.max(4096, slots * 16)));
+  const tcr = single ? [facts.tailCalls > 0] : tailCallReachable(table, fns, funcOfPc);
+  const a = new Assembler(new ByteSink(Math.max(4096, slots * 8)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
-    const facts = analyzeFunction(table, fn);
-    decideTailCalls(table, fn.first, fn.end, facts.constKeyTailCalls);
+    let depth = single && facts.directDepth >= 0 ? facts.directDepth : -1;
+    if (depth < 0) {
+      const analysis = analyzeFunction(table, fn);
+      if (facts.tailCalls > 0) decideTailCalls(table, fn.first, fn.end, analysis.constKeyTailCalls);
+      depth = analysis.stackDepth;
+    }
     const info: FnInfo = {
       index,
       firstPc: fn.firstPc,
       endPc: fn.endPc,
-      stackDepth: opts.stackDepth?.[index] ?? facts.stackDepth,
-      calleeSaved: calleeSavedUsed(table, fn),
+      stackDepth: opts.stackDepth?.[index] ?? depth,
+      calleeSaved: single ? facts.calleeSaved : calleeSavedUsed(table, fn),
       tailCallReachable: tcr[index]!,
     };
     const st = newFnState(a, info, consts);

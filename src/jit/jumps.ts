@@ -7,7 +7,7 @@
 // see this pass's ends, forward ones the previous pass's, exactly like do_jit's addrs[]).
 // Padding passes (from pass 15) and functions with tail calls go through the full re-lowering instead.
 
-import { JmpOp, LD_IMM64 } from '../isa/opcodes.js';
+import { JmpOp } from '../isa/opcodes.js';
 import { isImm8JmpOffset } from './lower/jmp.js';
 import type { FnState } from './lower/state.js';
 import { Emit, TAIL_CALL, type InsnTable } from './table.js';
@@ -34,85 +34,97 @@ export interface JumpPlan {
   readonly firstEnd: Int32Array;
   /** Fixed bytes after the last jump. */
   readonly tail: number;
-  /** Per slot: number of jumps before it (-1: not an instruction start). */
-  readonly before: Int32Array;
+}
+
+/** Number of entries of sorted a[0..n) below v. */
+function lowerBound(a: Int32Array, n: number, v: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (a[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /**
- * Builds the plan from the first pass (st.addrs holds its positions, sizes[] and cmpLen[] its
- * per-instruction sizes). Returns null when the function needs the full passes: a tail call (its
- * sequence carries labels from pass to pass) or a jump into the middle of an ld_imm64.
- * `before` is scratch space of n + 1 entries, reused by the caller after materialize().
+ * Builds the plan from the first pass: st.addrs holds its positions, `layout[0..count)` the table
+ * indices of its layout instructions and `cmpLen` their compare sizes, `sizes` every instruction's size.
+ * Returns null when the function needs the full passes: a tail call (its sequence carries labels from
+ * pass to pass) or a jump into the middle of an ld_imm64.
  */
 export function planJumps(
   st: FnState,
   t: InsnTable,
   first: number,
   end: number,
-  sizes: Int32Array,
+  layout: Int32Array,
   cmpLen: Int32Array,
+  count: number,
+  sizes: Int32Array,
   len: number,
-  before: Int32Array,
 ): JumpPlan | null {
   const firstPc = st.fn.firstPc;
+  const n = st.fn.endPc - firstPc;
   const addrs = st.addrs;
-  const variable = t.variable;
   const code = t.code;
-  let count = 0;
-  for (let i = first; i < end; i++) {
-    if (variable[i] === Emit.LAYOUT) {
-      if (code[i] === TAIL_CALL) return null;
-      count++;
-    }
-  }
-  before.fill(-1);
   const kind = new Uint8Array(count);
   const fixed = new Int32Array(count);
   const gap = new Int32Array(count);
+  const slot = new Int32Array(count);
   const tBase = new Int32Array(count);
   const tRel = new Int32Array(count);
   const ends = new Int32Array(count + 1);
   ends[0] = addrs[0]!;
-  const tgt = tRel; // target slot first, turned into tRel below
-  let j = 0;
   let seenExit = false;
-  for (let i = first; i < end; i++) {
-    const local = t.pc[i]! - firstPc;
-    before[local] = j;
-    if (variable[i] !== Emit.LAYOUT) continue;
+  for (let j = 0; j < count; j++) {
+    const i = layout[j]!;
     const c = code[i]!;
+    if (c === TAIL_CALL) return null;
+    const local = t.pc[i]! - firstPc;
     const op = c & 0xf0;
-    const is64 = (c & 7) === 5;
     const start = addrs[local]!;
+    slot[j] = local;
     gap[j] = start - ends[j]!;
+    let target = -1;
     if (op === JmpOp.EXIT) {
       kind[j] = EXIT;
       if (!seenExit) fixed[j] = sizes[i - first]!;
       seenExit = true;
-      tgt[j] = -1;
     } else if (op === JmpOp.JA) {
-      const off = is64 ? t.off[i]! : t.imm[i]!;
+      const off = (c & 7) === 5 ? t.off[i]! : t.imm[i]!;
       kind[j] = off === -1 ? JA_SELF : JA;
-      tgt[j] = off === -1 ? -1 : local + 1 + off;
+      if (off !== -1) target = local + 1 + off;
     } else {
       kind[j] = COND;
-      fixed[j] = cmpLen[i - first]!;
-      tgt[j] = local + 1 + t.off[i]!;
+      fixed[j] = cmpLen[j]!;
+      target = local + 1 + t.off[i]!;
     }
-    ends[j + 1] = addrs[code[i] === LD_IMM64 ? local + 2 : local + 1]!;
-    j++;
+    tBase[j] = target; // the target slot for now
+    ends[j + 1] = addrs[local + 1]!;
   }
-  const n = st.fn.endPc - firstPc;
-  before[n] = count;
-  for (let k = 0; k < count; k++) {
-    const s = tgt[k]!;
+  for (let j = 0; j < count; j++) {
+    const s = tBase[j]!;
     if (s < 0) continue;
-    const b = before[s]!;
-    if (b < 0) return null;
-    tBase[k] = b;
-    tRel[k] = addrs[s]! - ends[b]!;
+    if (s !== n && !isInsnStart(t, first, end, s + firstPc)) return null;
+    const b = lowerBound(slot, count, s);
+    tBase[j] = b;
+    tRel[j] = addrs[s]! - ends[b]!;
   }
-  return { count, kind, fixed, gap, tBase, tRel, end: ends, firstEnd: ends.slice(), tail: len - ends[count]!, before };
+  return { count, kind, fixed, gap, tBase, tRel, end: ends, firstEnd: ends.slice(), tail: len - ends[count]! };
+}
+
+/** Whether an instruction of t[first..end) starts at slot pc (pcs are increasing). */
+function isInsnStart(t: InsnTable, first: number, end: number, pc: number): boolean {
+  let lo = first;
+  let hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (t.pc[mid]! < pc) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < end && t.pc[lo] === pc;
 }
 
 /** One middle pass; returns the image length. */
@@ -146,13 +158,24 @@ export function jumpPass(p: JumpPlan): number {
   return pos + p.tail;
 }
 
-/** Writes the current positions into st.addrs (for the full passes that follow). */
-export function materialize(p: JumpPlan, st: FnState): void {
+/** Writes the current positions into st.addrs (for the full passes that follow): each instruction
+ *  start moves by as much as the end of the last jump before it. */
+export function materialize(p: JumpPlan, st: FnState, t: InsnTable, first: number, end: number): void {
   const addrs = st.addrs;
-  const before = p.before;
-  const { end, firstEnd } = p;
-  for (let s = 0; s < addrs.length; s++) {
-    const b = before[s]!;
-    if (b >= 0) addrs[s] = end[b]! + (addrs[s]! - firstEnd[b]!);
+  const firstPc = st.fn.firstPc;
+  const { end: ends, firstEnd } = p;
+  const pcs = t.pc;
+  const variable = t.variable;
+  let j = 0;
+  let shift = 0;
+  for (let i = first; i < end; i++) {
+    const local = pcs[i]! - firstPc;
+    addrs[local] = addrs[local]! + shift;
+    if (variable[i] === Emit.LAYOUT) {
+      j++;
+      shift = ends[j]! - firstEnd[j]!;
+    }
   }
+  const n = addrs.length - 1;
+  addrs[n] = addrs[n]! + shift;
 }

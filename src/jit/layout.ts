@@ -62,26 +62,22 @@ function callDelta(callBase: bigint, imageBase: bigint): number {
   return d >= -(1n << 52n) && d <= 1n << 52n ? Number(d) : NaN;
 }
 
-/** Kinds of full pass: the first lowers everything and records sizes and bytes; the middle ones re-lower
- *  only the layout-dependent instructions (jumps, exits) and step over the rest by their recorded size;
- *  the image pass copies the first pass's bytes of position-independent instructions, lowers the rest
- *  again and fills `starts`. */
-export const Pass = { FIRST: 0, JUMPS: 1, IMAGE: 2 } as const;
-export type Pass = (typeof Pass)[keyof typeof Pass];
-
 /** Per-function buffers reused across passes. */
 export interface PassBuffers {
   readonly cursor: Cursor;
   /** Code size of each instruction (index relative to the function's first instruction). */
   readonly sizes: Int32Array;
-  /** Start offset of each slot plus the end (filled by the image pass; scratch of the jump plan before). */
+  /** Start offset of each slot plus the end (filled by the image pass). */
   readonly starts: Int32Array;
   /** Where each instruction's code starts in `firstBytes` (the first pass). */
   readonly firstStart: Int32Array;
-  /** Conditional jumps: size of the compare before the Jcc (first pass). */
-  readonly cmpLen: Int32Array;
   /** Exception-table record of the instruction in the first pass (packed, see packEx), 0 for none. */
   readonly exInfo: Int32Array;
+  /** The layout instructions (jumps, exits, tail calls) of the first pass: table index and, for
+   *  conditional jumps, the size of the compare before the Jcc. */
+  layout: Int32Array;
+  layoutCmp: Int32Array;
+  layoutCount: number;
   /** The first pass's bytes. */
   firstBytes: Uint8Array;
 }
@@ -93,59 +89,45 @@ function packEx(st: FnState, insnStart: number): number {
   return rel | (st.exLen << 8) | ((st.exClear + 1) << 16) | (st.exAddr << 21) | (st.exKind << 25) | (1 << 30);
 }
 
-/** One full pass over the function; returns the image length. */
-export function emitPass(st: FnState, t: InsnTable, first: number, end: number, kind: Pass, buf: PassBuffers): number {
-  const a = st.a;
-  const s = a.s;
-  const addrs = st.addrs;
-  const firstPc = st.fn.firstPc;
-  const { cursor, sizes, starts, firstStart, exInfo } = buf;
-  const first8 = buf.firstBytes;
-  const image = kind === Pass.IMAGE;
+/** Prologue of every pass: leaves the sink after the prologue and addrs[0] set. */
+function startPass(st: FnState): void {
+  const s = st.a.s;
   s.pos = 0;
-  s.reserve(256);
   st.seenExit = false;
   st.extable.length = 0;
   emitPrologue(st);
-  addrs[0] = s.pos;
-  if (image) s.reserve(first8.length + 256);
-  // The image pass copies runs of consecutive position-independent instructions in one go.
-  let runFrom = 0;
-  let runTo = 0;
-  let runDst = 0;
+  st.addrs[0] = s.pos;
+}
+
+function pushLayout(buf: PassBuffers, i: number, cmp: number): void {
+  const n = buf.layoutCount;
+  if (n === buf.layout.length) {
+    const layout = new Int32Array(n * 2);
+    layout.set(buf.layout);
+    buf.layout = layout;
+    const cmpLen = new Int32Array(n * 2);
+    cmpLen.set(buf.layoutCmp);
+    buf.layoutCmp = cmpLen;
+  }
+  buf.layout[n] = i;
+  buf.layoutCmp[n] = cmp;
+  buf.layoutCount = n + 1;
+}
+
+/** The first pass: lowers every instruction, recording sizes, where its bytes are, the layout
+ *  instructions and exception-table records. Returns the image length. */
+function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers): number {
+  const s = st.a.s;
+  const addrs = st.addrs;
+  const firstPc = st.fn.firstPc;
+  const { cursor, sizes, firstStart, exInfo } = buf;
+  const pcs = t.pc;
+  const codes = t.code;
+  const variable = t.variable;
+  s.reserve(256);
+  startPass(st);
   for (let i = first; i < end; i++) {
-    const local = t.pc[i]! - firstPc;
-    const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
-    const emit = t.variable[i]!;
-    if (kind === Pass.JUMPS && emit !== Emit.LAYOUT) {
-      s.pos += sizes[i - first]!;
-      addrs[endSlot] = s.pos;
-      continue;
-    }
-    const ex = exInfo[i - first]!;
-    if (image && (emit === Emit.FIXED || ex !== 0)) {
-      // Position-independent bytes: copy them from the first pass.
-      const size = sizes[i - first]!;
-      const from = firstStart[i - first]!;
-      const start = s.pos;
-      if (from !== runTo || start !== runDst + (runTo - runFrom)) {
-        copyRun(s.buf, first8, runFrom, runTo, runDst);
-        runFrom = from;
-        runDst = start;
-      }
-      runTo = from + size;
-      s.pos = start + size;
-      if (s.pos !== addrs[endSlot]) throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
-      starts[local] = start;
-      if (endSlot === local + 2) starts[local + 1] = s.pos;
-      if (ex !== 0) {
-        const clear = ((ex >> 16) & 0x1f) - 1;
-        st.extable.push(
-          exEntry(start + (ex & 0xff), (ex >> 8) & 0xff, clear < 0 ? null : clear, (ex >> 21) & 0xf, t.off[i]!, t.pc[i]!, EX_KINDS[(ex >> 25) & 3]!),
-        );
-      }
-      continue;
-    }
+    const local = pcs[i]! - firstPc;
     if (s.pos + 256 > s.buf.length) s.reserve(256);
     const start = s.pos;
     loadCursor(t, i, cursor);
@@ -153,23 +135,106 @@ export function emitPass(st: FnState, t: InsnTable, first: number, end: number, 
     lowerInsn(st, cursor);
     const endPos = s.pos;
     if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
-    if (image) {
-      if (endPos !== addrs[endSlot]) throw insnError(cursor.pc, 'internal error: layout changed in the image pass');
-      starts[local] = start;
-      if (endSlot === local + 2) starts[local + 1] = endPos;
-    } else if (kind === Pass.FIRST) {
-      sizes[i - first] = endPos - start;
-      firstStart[i - first] = start;
-      if (emit === Emit.LAYOUT) buf.cmpLen[i - first] = st.jccAt - start;
-      else if (st.exSeq === exSeq + 1) exInfo[i - first] = packEx(st, start);
-    }
-    addrs[endSlot] = endPos;
-  }
-  if (image) {
-    copyRun(s.buf, first8, runFrom, runTo, runDst);
-    starts[addrs.length - 1] = s.pos;
+    const k = i - first;
+    sizes[k] = endPos - start;
+    firstStart[k] = start;
+    const emit = variable[i]!;
+    if (emit === Emit.LAYOUT) pushLayout(buf, i, st.jccAt - start);
+    else if (emit === Emit.IMAGE && st.exSeq === exSeq + 1) exInfo[k] = packEx(st, start);
+    addrs[codes[i] === LD_IMM64 ? local + 2 : local + 1] = endPos;
   }
   return s.pos;
+}
+
+/** A full middle pass (padding passes, tail calls): re-lowers the layout-dependent instructions and
+ *  steps over the others by their recorded size. */
+function fullPass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers): number {
+  const s = st.a.s;
+  const addrs = st.addrs;
+  const firstPc = st.fn.firstPc;
+  const { cursor, sizes } = buf;
+  s.reserve(256);
+  startPass(st);
+  for (let i = first; i < end; i++) {
+    const local = t.pc[i]! - firstPc;
+    const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
+    if (t.variable[i] !== Emit.LAYOUT) {
+      s.pos += sizes[i - first]!;
+      addrs[endSlot] = s.pos;
+      continue;
+    }
+    s.reserve(256);
+    const start = s.pos;
+    loadCursor(t, i, cursor);
+    lowerInsn(st, cursor);
+    if (s.pos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
+    addrs[endSlot] = s.pos;
+  }
+  return s.pos;
+}
+
+/**
+ * The image pass, into a fresh buffer of exactly the expected length: copies the first pass's bytes of
+ * position-independent instructions (runs of them in one go, adding their exception-table entries),
+ * lowers the rest again and fills `starts`. A lowering that disagreed with the layout would end past
+ * `expected` (writes beyond a Uint8Array are dropped) and is reported as an internal error.
+ */
+function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers, expected: number): number {
+  const s = st.a.s;
+  const addrs = st.addrs;
+  const firstPc = st.fn.firstPc;
+  const { cursor, sizes, starts, firstStart, exInfo } = buf;
+  const first8 = buf.firstBytes;
+  const pcs = t.pc;
+  const codes = t.code;
+  const variable = t.variable;
+  const out = new Uint8Array(expected);
+  s.buf = out;
+  startPass(st);
+  let pos = s.pos;
+  let runFrom = -1;
+  let runDst = 0;
+  for (let i = first; i < end; i++) {
+    const local = pcs[i]! - firstPc;
+    const k = i - first;
+    const v = variable[i]!;
+    const start = pos;
+    let ex = 0;
+    if (v === Emit.FIXED || (v === Emit.IMAGE && (ex = exInfo[k]!) !== 0)) {
+      // Position-independent: its first-pass bytes follow the previous copied instruction's.
+      if (runFrom < 0) {
+        runFrom = firstStart[k]!;
+        runDst = start;
+      }
+      pos = start + sizes[k]!;
+      if (ex !== 0) {
+        const clear = ((ex >> 16) & 0x1f) - 1;
+        st.extable.push(
+          exEntry(start + (ex & 0xff), (ex >> 8) & 0xff, clear < 0 ? null : clear, (ex >> 21) & 0xf, t.off[i]!, pcs[i]!, EX_KINDS[(ex >> 25) & 3]!),
+        );
+      }
+    } else {
+      if (runFrom >= 0) {
+        copyRun(out, first8, runFrom, runFrom + (start - runDst), runDst);
+        runFrom = -1;
+      }
+      s.pos = start;
+      loadCursor(t, i, cursor);
+      lowerInsn(st, cursor);
+      pos = s.pos;
+      const endSlot = codes[i] === LD_IMM64 ? local + 2 : local + 1;
+      if (pos !== addrs[endSlot]) throw insnError(pcs[i]!, 'internal error: layout changed in the image pass');
+    }
+    starts[local] = start;
+    if (codes[i] === LD_IMM64) starts[local + 1] = pos;
+  }
+  if (runFrom >= 0) copyRun(out, first8, runFrom, runFrom + (pos - runDst), runDst);
+  s.pos = pos;
+  starts[addrs.length - 1] = pos;
+  if (pos !== expected || s.buf !== out) {
+    throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${pos} != ${expected}` });
+  }
+  return pos;
 }
 
 function copyRun(out: Uint8Array, from: Uint8Array, start: number, end: number, dst: number): void {
@@ -192,11 +257,14 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     sizes: new Int32Array(m),
     starts: new Int32Array(n + 1),
     firstStart: new Int32Array(m),
-    cmpLen: new Int32Array(m),
     exInfo: new Int32Array(m),
+    layout: new Int32Array(64),
+    layoutCmp: new Int32Array(64),
+    layoutCount: 0,
     firstBytes: new Uint8Array(0),
   };
   const sink = st.a.s;
+  let firstBuffer = sink.buf;
   let plan: JumpPlan | null = null;
   let oldLen = 0;
   let image = false;
@@ -208,24 +276,25 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     st.final = image;
     let len: number;
     if (pass === 0) {
-      len = emitPass(st, t, first, end, Pass.FIRST, buf);
-      // Keep the first pass's bytes; later passes write into a fresh buffer.
-      buf.firstBytes = sink.buf.subarray(0, len);
-      sink.buf = new Uint8Array(len + 512);
-      plan = planJumps(st, t, first, end, buf.sizes, buf.cmpLen, len, buf.starts);
+      len = firstPass(st, t, first, end, buf);
+      firstBuffer = sink.buf;
+      buf.firstBytes = firstBuffer.subarray(0, len);
+      plan = planJumps(st, t, first, end, buf.layout, buf.layoutCmp, buf.layoutCount, buf.sizes, len);
     } else if (plan !== null && !padding && !image) {
       len = jumpPass(plan);
     } else {
       if (plan !== null) {
-        materialize(plan, st);
+        materialize(plan, st, t, first, end);
         plan = null;
       }
-      len = emitPass(st, t, first, end, image ? Pass.IMAGE : Pass.JUMPS, buf);
+      if (image) len = imagePass(st, t, first, end, buf, oldLen);
+      else {
+        // Full passes write into their own buffer: the first pass's bytes are still needed.
+        if (sink.buf === firstBuffer) sink.buf = new Uint8Array(oldLen + 512);
+        len = fullPass(st, t, first, end, buf);
+      }
     }
-    if (image) {
-      if (len !== oldLen) throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${len} != ${oldLen}` });
-      break;
-    }
+    if (image) break;
     if (len === oldLen) image = true;
     oldLen = len;
   }
@@ -236,8 +305,11 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
   if (extraPass) {
     st.padding = true;
     st.final = true;
-    emitPass(st, t, first, end, Pass.IMAGE, buf);
+    imagePass(st, t, first, end, buf, oldLen);
     passes++;
   }
-  return { image: sink.bytes(), starts: buf.starts, extable: st.extable.slice(), passes };
+  // The image buffer is handed out; the next function's first pass reuses the first pass's buffer.
+  const img = sink.buf;
+  sink.buf = firstBuffer;
+  return { image: img, starts: buf.starts, extable: st.extable, passes };
 }

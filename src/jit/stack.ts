@@ -112,20 +112,20 @@ export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
  */
 function directOnly(t: InsnTable, fn: FnRange): number {
   let depth = 0;
-  for (let i = fn.first; i < fn.end; i++) {
-    const code = t.code[i]!;
-    const cls = code & 7;
-    if (code === TAIL_CALL) return -1;
-    if (cls === Class.LDX) {
-      if (t.src[i] === FP && -t.off[i]! > depth) depth = -t.off[i]!;
-    } else if (cls === Class.ST || cls === Class.STX) {
-      if (cls === Class.STX && t.src[i] === FP) return -1;
-      if (t.dst[i] === FP && -t.off[i]! > depth) depth = -t.off[i]!;
-    } else if (t.src[i] === FP && code !== LD_IMM64) {
-      return -1;
-    }
-  }
+  for (let i = fn.first; i < fn.end && depth >= 0; i++) depth = directStep(t.code[i]!, t.dst[i]!, t.src[i]!, t.off[i]!, depth);
   return depth;
+}
+
+/** One instruction of directOnly: the deeper depth, or -1 when the data-flow pass is needed. */
+export function directStep(code: number, dst: number, src: number, off: number, depth: number): number {
+  const cls = code & 7;
+  if (code === TAIL_CALL) return -1;
+  if (cls === Class.LDX) return src === FP && -off > depth ? -off : depth;
+  if (cls === Class.ST || cls === Class.STX) {
+    if (cls === Class.STX && src === FP) return -1;
+    return dst === FP && -off > depth ? -off : depth;
+  }
+  return src === FP && code !== LD_IMM64 ? -1 : depth;
 }
 
 /** Stores a sum, or forgets the register when it leaves the 32-bit range the state can hold. */

@@ -4,6 +4,8 @@
 import { BpfError } from '../errors.js';
 import type { Insn, Program } from '../isa/insn.js';
 import { Class, JmpOp, LD_IMM64, insnClass, insnOp } from '../isa/opcodes.js';
+import { calleeBits } from './functions.js';
+import { directStep } from './stack.js';
 
 export interface InsnTable {
   readonly length: number;
@@ -16,6 +18,20 @@ export interface InsnTable {
   readonly imm2: Int32Array;
   /** Emission class, see Emit. */
   readonly variable: Uint8Array;
+  /** Whole-program facts gathered while the table was built (see TableFacts). */
+  readonly facts: TableFacts;
+}
+
+/** Facts about the whole program, gathered in the same loop that builds the table, so that a program
+ *  with a single function needs no further scan before the passes. */
+export interface TableFacts {
+  /** bpf-to-bpf calls (src_reg 1): none means a single function. */
+  pseudoCalls: number;
+  tailCalls: number;
+  /** Callee-saved registers mentioned anywhere (functions.ts calleeBits). */
+  calleeSaved: number;
+  /** Stack depth when r10 is only a load/store base everywhere, else -1 (stack.ts directStep). */
+  directDepth: number;
 }
 
 /** How an instruction is emitted across passes. */
@@ -39,10 +55,14 @@ export function emitClass(code: number): number {
   return Emit.FIXED;
 }
 
+/** emitClass of every opcode. */
+const EMIT_CLASS = Uint8Array.from({ length: 256 }, (_, code) => emitClass(code));
+
 /** BPF_JMP | BPF_TAIL_CALL, the verifier's rewrite of bpf_tail_call(). */
 export const TAIL_CALL = Class.JMP | 0xf0;
 /** The kernel's xlated dump shows a tail call as `call 12` (bpf_tail_call): same thing. */
 const DUMPED_TAIL_CALL_IMM = 12;
+const CALL = Class.JMP | JmpOp.CALL;
 /** imm of a tail call whose kind (direct or indirect) the analysis decides (see analyze.ts). */
 export const TAIL_CALL_UNDECIDED = -12;
 
@@ -50,8 +70,7 @@ export const TAIL_CALL_UNDECIDED = -12;
  * Accepts the kernel's raw xlated dump besides the resolved form: a tail call dumped as `call 12`, and
  * a bpf-to-bpf call dumped with off = relative offset, imm = subprogram index (resolved: imm = offset).
  */
-function normaliseDump(t: { code: Uint8Array; imm: Int32Array; src: Uint8Array; off: Int16Array }, i: number): void {
-  if (t.code[i] !== (Class.JMP | JmpOp.CALL)) return;
+function normaliseDump(t: InsnTable, i: number): void {
   if (t.src[i] === 0 && t.imm[i] === DUMPED_TAIL_CALL_IMM) {
     t.code[i] = TAIL_CALL;
     t.imm[i] = TAIL_CALL_UNDECIDED;
@@ -72,9 +91,8 @@ export interface Cursor {
   imm2: number;
 }
 
-export function insnTable(prog: Program): InsnTable {
-  const n = prog.insns.length;
-  const t = {
+function newTable(n: number): InsnTable {
+  return {
     length: n,
     pc: new Int32Array(n),
     code: new Uint8Array(n),
@@ -84,19 +102,45 @@ export function insnTable(prog: Program): InsnTable {
     imm: new Int32Array(n),
     imm2: new Int32Array(n),
     variable: new Uint8Array(n),
+    facts: { pseudoCalls: 0, tailCalls: 0, calleeSaved: 0, directDepth: 0 },
   };
-  for (let i = 0; i < n; i++) {
-    const insn: Insn = prog.insns[i]!;
-    t.pc[i] = insn.pc;
-    t.code[i] = insn.code;
-    t.dst[i] = insn.dst;
-    t.src[i] = insn.src;
-    t.off[i] = insn.off;
-    t.imm[i] = insn.imm;
-    t.imm2[i] = insn.code === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
+}
+
+/** Emission class, dump normalisation and the facts of instruction i, once its fields are stored. */
+function finishInsn(t: InsnTable, i: number, depth: number): number {
+  let code = t.code[i]!;
+  if (code === CALL) {
     normaliseDump(t, i);
-    t.variable[i] = emitClass(t.code[i]!);
+    code = t.code[i]!;
+    if (code === CALL && t.src[i] === 1) t.facts.pseudoCalls++;
   }
+  if (code === TAIL_CALL) t.facts.tailCalls++;
+  t.variable[i] = EMIT_CLASS[code]!;
+  const dst = t.dst[i]!;
+  const src = t.src[i]!;
+  t.facts.calleeSaved |= calleeBits(dst, src);
+  return depth < 0 ? depth : directStep(code, dst, src, t.off[i]!, depth);
+}
+
+export function insnTable(prog: Program): InsnTable {
+  const n = prog.insns.length;
+  const t = newTable(n);
+  const { pc, code, dst, src, off, imm, imm2 } = t;
+  const insns = prog.insns;
+  let depth = 0;
+  for (let i = 0; i < n; i++) {
+    const insn: Insn = insns[i]!;
+    const c = insn.code;
+    pc[i] = insn.pc;
+    code[i] = c;
+    dst[i] = insn.dst;
+    src[i] = insn.src;
+    off[i] = insn.off;
+    imm[i] = insn.imm;
+    if (c === LD_IMM64) imm2[i] = insn.imm2 ?? 0;
+    depth = finishInsn(t, i, depth);
+  }
+  t.facts.directDepth = depth;
   return t;
 }
 
@@ -111,17 +155,8 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
   const slots = bytes.length / 8;
   let n = 0;
   for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
-  const t = {
-    length: n,
-    pc: new Int32Array(n),
-    code: new Uint8Array(n),
-    dst: new Uint8Array(n),
-    src: new Uint8Array(n),
-    off: new Int16Array(n),
-    imm: new Int32Array(n),
-    imm2: new Int32Array(n),
-    variable: new Uint8Array(n),
-  };
+  const t = newTable(n);
+  let depth = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 0, i = 0; p < slots; p++, i++) {
     const b = p * 8;
@@ -140,9 +175,9 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
       t.imm2[i] = view.getInt32(b + 12, true);
       p++;
     }
-    normaliseDump(t, i);
-    t.variable[i] = emitClass(t.code[i]!);
+    depth = finishInsn(t, i, depth);
   }
+  t.facts.directDepth = depth;
   return { table: t, slots };
 }
 

@@ -18,7 +18,7 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
     if (!isX) {
       regs[s.dst] = sv;
     } else if (s.off === 8 || s.off === 16 || s.off === 32) {
-      regs[s.dst] = ranged(is64 ? sextBounds(s.off) : zextBounds(32));
+      regs[s.dst] = movsx(sv, s.off, is64);
     } else if (is64 && s.off === MovOff.ADDR_SPACE_CAST && !opts.xlated) {
       if (!opts.hasArena) throw insnError(pc, 'addr_space_cast insn can only be used in a program that has an associated arena');
       if (s.imm !== 1 && s.imm !== 1 << 16) throw insnError(pc, 'addr_space_cast insn can only convert between address space 1 and 0');
@@ -35,9 +35,12 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
     }
     return;
   }
-  if (op === AluOp.END && !is64 && (s.code & 0x08) === 0 && d.k === 'scalar' && d.c !== undefined) {
-    // to_le on a little-endian host truncates: the verifier knows the constant (seen deciding branches).
-    regs[s.dst] = s.imm === 64 ? d : s.imm === 32 ? konst(d.c & M32) : s.imm === 16 ? konst(d.c & 0xffffn) : UNKNOWN;
+  if (op === AluOp.END && d.k === 'scalar' && d.c !== undefined && (s.imm === 16 || s.imm === 32 || s.imm === 64)) {
+    // The verifier knows byte swaps of constants (seen deciding branches after le64 and bswap16).
+    const bytes = s.imm / 8;
+    const low = d.c & ((1n << BigInt(s.imm)) - 1n);
+    const swap = is64 || (s.code & 0x08) !== 0; // bswap, or to_be on a little-endian host
+    regs[s.dst] = konst(swap ? byteSwap(low, bytes) : low);
     return;
   }
   if (op === AluOp.NEG || op === AluOp.END) {
@@ -112,4 +115,22 @@ function low32of(v: Val): Bounds {
 /** A 32-bit result interval: kept when it did not wrap, else all of [0, 2^32). */
 function within32(b: Bounds): Bounds {
   return b.uhi <= 0xffffffffn && b.ulo <= b.uhi ? b : zextBounds(32);
+}
+
+function byteSwap(v: bigint, bytes: number): bigint {
+  let out = 0n;
+  for (let i = 0; i < bytes; i++) out = (out << 8n) | ((v >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+/** Sign-extending move from `bits`: exact on constants, the source's interval when it cannot be negative. */
+function movsx(src: Val, bits: number, is64: boolean): Val {
+  const width = is64 ? 64 : 32;
+  if (src.k === 'scalar' && src.c !== undefined) {
+    const v = BigInt.asIntN(bits, src.c);
+    return konst(BigInt.asUintN(width, v));
+  }
+  const b = boundsOf(src);
+  if (b.uhi < 1n << BigInt(bits - 1)) return ranged(b);
+  return ranged(is64 ? sextBounds(bits) : zextBounds(32));
 }
