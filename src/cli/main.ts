@@ -16,11 +16,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log(usage());
     return name === undefined ? Exit.USAGE : Exit.OK;
   }
-  const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     console.error(`bpfjit: unknown command '${name}'\n\n${usage()}`);
     return Exit.USAGE;
   }
+  const cmd = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(cmd.help);
     return Exit.OK;
