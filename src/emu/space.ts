@@ -120,9 +120,21 @@ export class AddressSpace {
     }
   }
 
+  /** Unmaps everything before uc_close (Unicorn 2.0.1 leaks more when closed with uc_mem_map_ptr regions mapped). */
+  private closeEngine(): void {
+    for (const r of this.regions.values()) {
+      try {
+        this.uc.memUnmap(r.addr, r.size);
+      } catch {
+        /* already gone with a broken instance: uc_close frees it */
+      }
+    }
+    this.uc.close();
+  }
+
   /** Replaces the Unicorn instance (after a fault that leaves it unusable), keeping memory and hooks. */
   rebuild(): void {
-    this.uc.close();
+    this.closeEngine();
     this.uc = new Unicorn();
     for (const r of this.regions.values()) this.uc.memMapPtr(r.addr, r.ptr, r.size, r.perms);
     for (const h of this.hooks.values()) h.rec = this.install(h.spec);
@@ -131,7 +143,7 @@ export class AddressSpace {
 
   close(): void {
     this.hooks.clear();
-    this.uc.close();
+    this.closeEngine();
     for (const r of this.regions.values()) r.mem?.release();
     this.regions.clear();
   }
