@@ -31,8 +31,8 @@ describe('npm run bench (quick mode)', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('exits 0 and prints the tables', () => {
+    expect(run.status, String(run.stderr)).toBe(0);
     expect(run.stderr).not.toMatch(/Error/);
-    expect(run.status).toBe(0);
     expect(run.stdout).toContain('| workload |');
     expect(run.stdout).toContain('**Targets**');
   });
