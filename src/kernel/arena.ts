@@ -59,6 +59,8 @@ export class KernelArena {
       throw new BpfError({ message: `prefault page ${pgoff} is outside the arena (${this.spec.pages} pages)` });
     }
     if (data.length !== PAGE_SIZE) throw new BpfError({ message: `prefault page ${pgoff}: ${data.length} bytes, expected ${PAGE_SIZE}` });
+    // Under BPF_F_SEGV_ON_FAULT a user write to a missing page is SIGSEGV (it would kill this process).
+    if (this.spec.flags & MapFlag.SEGV_ON_FAULT) throw new BpfError({ message: `prefault page ${pgoff}: the arena has BPF_F_SEGV_ON_FAULT, so user space cannot allocate pages by writing` });
     this.map().bytes.set(data, pgoff * PAGE_SIZE);
   }
 

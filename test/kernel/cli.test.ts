@@ -122,6 +122,9 @@ describe.skipIf(!avail.ok)('with the kernel', () => {
     const env1 = join(dir, 'env1.json');
     writeFileSync(env1, JSON.stringify({ ...side, prefault: { '99': '00'.repeat(4096) } }));
     await expect(Promise.resolve(kernelCmd.run(['run', P0, '--env', env1]))).rejects.toThrow(/prefault page 99 is outside the arena \(12 pages\)/);
+    const env3 = join(dir, 'env3.json');
+    writeFileSync(env3, JSON.stringify({ ...side, arena: { pages: 12, flags: 1 << 17, map_extra: 0 } }));
+    await expect(Promise.resolve(kernelCmd.run(['run', P0, '--env', env3]))).rejects.toThrow(/BPF_F_SEGV_ON_FAULT/);
     const env2 = join(dir, 'env2.json');
     writeFileSync(env2, JSON.stringify({ ...side, kfuncs: { '0x101': 'bpf_arena_alloc_pages' } }));
     await expect(Promise.resolve(kernelCmd.run(['jit', P0, '--env', env2]))).rejects.toThrow(/^insn \d+: kfunc call key 0x102 is not in the environment's kfuncs table$/);
