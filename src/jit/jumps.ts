@@ -50,7 +50,7 @@ function lowerBound(a: Int32Array, n: number, v: number): number {
 
 /**
  * Builds the plan from the first pass: st.addrs holds its positions, `layout[0..count)` the table
- * indices of its layout instructions and `cmpLen` their compare sizes, `sizes` every instruction's size.
+ * indices of its layout instructions and `cmpLen` their compare sizes, `firstStart` where each instruction began (sizes are differences).
  * Returns null when the function needs the full passes: a tail call (its sequence carries labels from
  * pass to pass) or a jump into the middle of an ld_imm64.
  */
@@ -62,7 +62,7 @@ export function planJumps(
   layout: Int32Array,
   cmpLen: Int32Array,
   count: number,
-  sizes: Int32Array,
+  firstStart: Int32Array,
   len: number,
 ): JumpPlan | null {
   const firstPc = st.fn.firstPc;
@@ -90,7 +90,7 @@ export function planJumps(
     let target = -1;
     if (op === JmpOp.EXIT) {
       kind[j] = EXIT;
-      if (!seenExit) fixed[j] = sizes[i - first]!;
+      if (!seenExit) fixed[j] = firstStart[i - first + 1]! - firstStart[i - first]!;
       seenExit = true;
     } else if (op === JmpOp.JA) {
       const off = (c & 7) === 5 ? t.off[i]! : t.imm[i]!;

@@ -65,11 +65,10 @@ function callDelta(callBase: bigint, imageBase: bigint): number {
 /** Per-function buffers reused across passes. */
 export interface PassBuffers {
   readonly cursor: Cursor;
-  /** Code size of each instruction (index relative to the function's first instruction). */
-  readonly sizes: Int32Array;
   /** Start offset of each slot plus the end (filled by the image pass). */
   readonly starts: Int32Array;
-  /** Where each instruction's code starts in `firstBytes` (the first pass). */
+  /** Where each instruction's code starts in `firstBytes` (the first pass; index relative to the
+   *  function's first instruction, one more entry for the end): sizes are differences. */
   readonly firstStart: Int32Array;
   /** Exception-table record of the instruction in the first pass (packed, see packEx), 0 for none. */
   readonly exInfo: Int32Array;
@@ -120,7 +119,7 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, sizes, firstStart, exInfo } = buf;
+  const { cursor, firstStart, exInfo } = buf;
   const pcs = t.pc;
   const codes = t.code;
   const variable = t.variable;
@@ -136,13 +135,13 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     const endPos = s.pos;
     if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
     const k = i - first;
-    sizes[k] = endPos - start;
     firstStart[k] = start;
     const emit = variable[i]!;
     if (emit === Emit.LAYOUT) pushLayout(buf, i, st.jccAt - start);
     else if (emit === Emit.IMAGE && st.exSeq === exSeq + 1) exInfo[k] = packEx(st, start);
     addrs[codes[i] === LD_IMM64 ? local + 2 : local + 1] = endPos;
   }
+  firstStart[end - first] = s.pos;
   return s.pos;
 }
 
@@ -152,14 +151,14 @@ function fullPass(st: FnState, t: InsnTable, first: number, end: number, buf: Pa
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, sizes } = buf;
+  const { cursor, firstStart } = buf;
   s.reserve(256);
   startPass(st);
   for (let i = first; i < end; i++) {
     const local = t.pc[i]! - firstPc;
     const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
     if (t.variable[i] !== Emit.LAYOUT) {
-      s.pos += sizes[i - first]!;
+      s.pos += firstStart[i - first + 1]! - firstStart[i - first]!;
       addrs[endSlot] = s.pos;
       continue;
     }
@@ -183,7 +182,7 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, sizes, starts, firstStart, exInfo } = buf;
+  const { cursor, starts, firstStart, exInfo } = buf;
   const first8 = buf.firstBytes;
   const pcs = t.pc;
   const codes = t.code;
@@ -206,7 +205,7 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
         runFrom = firstStart[k]!;
         runDst = start;
       }
-      pos = start + sizes[k]!;
+      pos = runDst + (firstStart[k + 1]! - runFrom);
       if (ex !== 0) {
         const clear = ((ex >> 16) & 0x1f) - 1;
         st.extable.push(
@@ -254,9 +253,8 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
   const m = end - first;
   const buf: PassBuffers = {
     cursor: newCursor(),
-    sizes: new Int32Array(m),
     starts: new Int32Array(n + 1),
-    firstStart: new Int32Array(m),
+    firstStart: new Int32Array(m + 1),
     exInfo: new Int32Array(m),
     layout: new Int32Array(64),
     layoutCmp: new Int32Array(64),
@@ -279,7 +277,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
       len = firstPass(st, t, first, end, buf);
       firstBuffer = sink.buf;
       buf.firstBytes = firstBuffer.subarray(0, len);
-      plan = planJumps(st, t, first, end, buf.layout, buf.layoutCmp, buf.layoutCount, buf.sizes, len);
+      plan = planJumps(st, t, first, end, buf.layout, buf.layoutCmp, buf.layoutCount, buf.firstStart, len);
     } else if (plan !== null && !padding && !image) {
       len = jumpPass(plan);
     } else {

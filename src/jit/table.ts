@@ -4,7 +4,6 @@
 import { BpfError } from '../errors.js';
 import type { Insn, Program } from '../isa/insn.js';
 import { Class, JmpOp, LD_IMM64, insnClass, insnOp } from '../isa/opcodes.js';
-import { calleeBits } from './functions.js';
 import { directStep } from './stack.js';
 
 export interface InsnTable {
@@ -106,20 +105,22 @@ function newTable(n: number): InsnTable {
   };
 }
 
-/** Emission class, dump normalisation and the facts of instruction i, once its fields are stored. */
-function finishInsn(t: InsnTable, i: number, depth: number): number {
-  let code = t.code[i]!;
-  if (code === CALL) {
+/** Emission class, dump normalisation and the facts of instruction i, once its fields are stored;
+ *  returns the running direct stack depth (see TableFacts). */
+function finishInsn(t: InsnTable, i: number, code: number, depth: number): number {
+  if (code === CALL || code === TAIL_CALL) {
     normaliseDump(t, i);
     code = t.code[i]!;
     if (code === CALL && t.src[i] === 1) t.facts.pseudoCalls++;
+    if (code === TAIL_CALL) t.facts.tailCalls++;
   }
-  if (code === TAIL_CALL) t.facts.tailCalls++;
   t.variable[i] = EMIT_CLASS[code]!;
-  const dst = t.dst[i]!;
-  const src = t.src[i]!;
-  t.facts.calleeSaved |= calleeBits(dst, src);
-  return depth < 0 ? depth : directStep(code, dst, src, t.off[i]!, depth);
+  return depth < 0 ? depth : directStep(code, t.dst[i]!, t.src[i]!, t.off[i]!, depth);
+}
+
+/** Registers mentioned (bit r for r0..r15) to the callee-saved bits of functions.ts calleeBits. */
+function calleeSavedOf(regs: number): number {
+  return (regs >> 6) & 0xf;
 }
 
 export function insnTable(prog: Program): InsnTable {
@@ -128,19 +129,24 @@ export function insnTable(prog: Program): InsnTable {
   const { pc, code, dst, src, off, imm, imm2 } = t;
   const insns = prog.insns;
   let depth = 0;
+  let regs = 0;
   for (let i = 0; i < n; i++) {
     const insn: Insn = insns[i]!;
     const c = insn.code;
+    const d = insn.dst;
+    const sr = insn.src;
     pc[i] = insn.pc;
     code[i] = c;
-    dst[i] = insn.dst;
-    src[i] = insn.src;
+    dst[i] = d;
+    src[i] = sr;
     off[i] = insn.off;
     imm[i] = insn.imm;
     if (c === LD_IMM64) imm2[i] = insn.imm2 ?? 0;
-    depth = finishInsn(t, i, depth);
+    regs |= (1 << d) | (1 << sr);
+    depth = finishInsn(t, i, c, depth);
   }
   t.facts.directDepth = depth;
+  t.facts.calleeSaved = calleeSavedOf(regs);
   return t;
 }
 
@@ -157,14 +163,17 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
   for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
   const t = newTable(n);
   let depth = 0;
+  let regs = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 0, i = 0; p < slots; p++, i++) {
     const b = p * 8;
     const code = bytes[b]!;
+    const regByte = bytes[b + 1]!;
     t.pc[i] = p;
     t.code[i] = code;
-    t.dst[i] = bytes[b + 1]! & 0x0f;
-    t.src[i] = bytes[b + 1]! >> 4;
+    t.dst[i] = regByte & 0x0f;
+    t.src[i] = regByte >> 4;
+    regs |= (1 << (regByte & 0x0f)) | (1 << (regByte >> 4));
     t.off[i] = view.getInt16(b + 2, true);
     t.imm[i] = view.getInt32(b + 4, true);
     if (code === LD_IMM64) {
@@ -175,9 +184,10 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
       t.imm2[i] = view.getInt32(b + 12, true);
       p++;
     }
-    depth = finishInsn(t, i, depth);
+    depth = finishInsn(t, i, code, depth);
   }
   t.facts.directDepth = depth;
+  t.facts.calleeSaved = calleeSavedOf(regs);
   return { table: t, slots };
 }
 
