@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -88,4 +88,5 @@ function main() {
   }
 }
 
-await main();
+// Run only as a script (summarise() can be imported).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
