@@ -40,18 +40,19 @@ function firstExitLabel(pending: readonly PendingInsn[]): ReadonlyMap<string, nu
 }
 
 function reg(text: string | undefined): number {
-  const m = /^%r(\d{1,2})$/.exec(text ?? '');
+  const m = /^%?r(\d{1,2})$/.exec(text ?? '');
   if (!m || Number(m[1]) > 15) fail(`expected a register %r0..%r10, got '${text ?? ''}'`);
   return Number(m[1]);
 }
 
+/** Registers are written `%r1` in the suite's docs and `r1` in some of its files: both are accepted. */
 function isReg(text: string): boolean {
-  return text.startsWith('%');
+  return /^%?r\d{1,2}$/.test(text);
 }
 
-/** `[%rN]`, `[%rN+8]`, `[%rN-0x10]` */
+/** `[%rN]`, `[%rN+8]`, `[rN-0x10]` */
 function mem(text: string | undefined): { reg: number; off: number } {
-  const m = /^\[\s*(%r\d+)\s*(?:([+-])\s*(\w+))?\s*\]$/.exec(text ?? '');
+  const m = /^\[\s*(%?r\d+)\s*(?:([+-])\s*(\w+))?\s*\]$/.exec(text ?? '');
   if (!m) fail(`expected a memory operand like [%r1+8], got '${text ?? ''}'`);
   return { reg: reg(m[1]), off: m[3] === undefined ? 0 : off16(`${m[2]}${m[3]}`) };
 }
