@@ -77,6 +77,15 @@ function resolveFuncPointers(prog: Program, starts: readonly number[], bases: re
   };
 }
 
+/** A program loaded on an engine, ready to run (see EmuPath.prepare). */
+export interface Prepared {
+  readonly engine: Engine;
+  /** Original slots of ALU64 instructions the front end made 32-bit (arithmetic on arena pointers). */
+  readonly arenaAlu32: number[];
+  run(limits?: RunLimits): Outcome & { raw: RunResult };
+  release(): void;
+}
+
 /** One reusable Unicorn engine (creating one per program would dominate the fuzzer's time). */
 export class EmuPath {
   private engine: Engine | null = null;
@@ -93,8 +102,29 @@ export class EmuPath {
 
   /** Front end → JIT → Engine. Bad input (the front end or JIT refusing) throws BpfError. */
   run(prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Outcome & { raw: RunResult; arenaAlu32: number[] } {
+    const p = this.prepare(prog, env);
+    try {
+      return { ...p.run(limits), arenaAlu32: p.arenaAlu32 };
+    } finally {
+      p.release();
+    }
+  }
+
+  /**
+   * Compiles and loads a program on this path's engine with a fresh arena from `env`; `run` may be called
+   * repeatedly (the arena keeps its state between runs); `release` unloads it and frees the arena.
+   */
+  prepare(prog: Program, env: RunEnv): Prepared {
     const engine = this.get();
     const arena = arenaOf(env);
+    let loaded = false;
+    const release = (): void => {
+      if (loaded) {
+        engine.setArena(null);
+        engine.unload();
+      }
+      arena?.dispose();
+    };
     try {
       const fe = frontEnd(prog, {
         callBase: engine.callBase,
@@ -124,16 +154,24 @@ export class EmuPath {
         stackDepth: fe.stackDepth,
         thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
       });
+      loaded = true;
       engine.load(result.functions);
       engine.setArena(arena);
-      const r = engine.run({ ctx: new Uint8Array(Buffer.from(env.ctx, 'hex')), timeoutMs: limits.timeoutMs });
-      const f = r.fault;
-      const fault: FaultClass | null = !f ? null : f.kind === 'read' || f.kind === 'write' ? 'memory' : f.kind === 'timeout' || f.kind === 'insn-limit' ? 'limit' : f.kind === 'helper' ? 'helper' : 'other';
-      return { r0: f ? 0n : r.r0, ctx: Buffer.from(r.ctx).toString('hex'), ...arenaState(arena), fault, faultMessage: f ? f.message : null, raw: r, arenaAlu32 };
-    } finally {
-      engine.setArena(null);
-      engine.unload();
-      arena?.dispose();
+      const ctx = new Uint8Array(Buffer.from(env.ctx, 'hex'));
+      return {
+        engine,
+        arenaAlu32,
+        run: (limits = FUZZ_LIMITS) => {
+          const r = engine.run({ ctx, timeoutMs: limits.timeoutMs });
+          const f = r.fault;
+          const fault: FaultClass | null = !f ? null : f.kind === 'read' || f.kind === 'write' ? 'memory' : f.kind === 'timeout' || f.kind === 'insn-limit' ? 'limit' : f.kind === 'helper' ? 'helper' : 'other';
+          return { r0: f ? 0n : r.r0, ctx: Buffer.from(r.ctx).toString('hex'), ...arenaState(arena), fault, faultMessage: f ? f.message : null, raw: r };
+        },
+        release,
+      };
+    } catch (e) {
+      release();
+      throw e;
     }
   }
 
