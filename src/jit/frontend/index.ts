@@ -87,7 +87,7 @@ export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
   markArenaAccesses(p);
   miscFixups(p, env, notes);
   insertCmpxchgZext(p);
-  if (!env.visited) notes.push('dead code decided by constant tracking only (the verifier also uses ranges)');
+  if (!env.visited) notes.push("dead code decided by the front end's constant and range tracking; the verifier (tnums, 32-bit sub-ranges) may remove more");
   return {
     prog: p.toProgram(),
     stackDepth: p.depth.slice(),
