@@ -39,8 +39,8 @@ export interface FrontEndEnv {
   readonly currentTaskAddr?: number;
   /**
    * Original slot indices the verifier visited (e.g. from its level-2 log). When given, dead code is removed
-   * exactly like the kernel does; otherwise the front end's own constant tracking decides (less precise than the
-   * verifier's range tracking: it may keep code the kernel removes, never the reverse).
+   * exactly like the kernel does; otherwise the front end's own constant and range tracking decides (less precise
+   * than the verifier's tnums and 32-bit sub-ranges: it may keep code the kernel removes, never the reverse).
    */
   readonly visited?: ReadonlySet<number>;
   /** x86-64 on 6.18 supports the timed may_goto (default true). */
