@@ -62,6 +62,21 @@ function callDelta(callBase: bigint, imageBase: bigint): number {
   return d >= -(1n << 52n) && d <= 1n << 52n ? Number(d) : NaN;
 }
 
+/** A growable list of integers (no per-element allocation). */
+export class IntList {
+  a = new Int32Array(64);
+  n = 0;
+
+  push(v: number): void {
+    if (this.n === this.a.length) {
+      const next = new Int32Array(this.n * 2);
+      next.set(this.a);
+      this.a = next;
+    }
+    this.a[this.n++] = v;
+  }
+}
+
 /** Per-function buffers reused across passes. */
 export interface PassBuffers {
   readonly cursor: Cursor;
@@ -70,13 +85,17 @@ export interface PassBuffers {
   /** Where each instruction's code starts in `firstBytes` (the first pass; index relative to the
    *  function's first instruction, one more entry for the end): sizes are differences. */
   readonly firstStart: Int32Array;
-  /** Exception-table record of the instruction in the first pass (packed, see packEx), 0 for none. */
-  readonly exInfo: Int32Array;
-  /** The layout instructions (jumps, exits, tail calls) of the first pass: table index and, for
-   *  conditional jumps, the size of the compare before the Jcc. */
-  layout: Int32Array;
-  layoutCmp: Int32Array;
-  layoutCount: number;
+  /** The layout instructions (jumps, exits, tail calls) of the first pass, by table index, and for
+   *  conditional jumps the size of the compare before the Jcc. */
+  readonly layout: IntList;
+  readonly layoutCmp: IntList;
+  /** Instructions the image pass lowers again (layout-dependent or with call displacements). */
+  readonly relower: IntList;
+  /** Instructions whose exception-table record the image pass copies, and the records (packEx). */
+  readonly exInsns: IntList;
+  readonly exRecs: IntList;
+  /** Slots of ld_imm64 instructions (relative to the function). */
+  readonly ldImm64: IntList;
   /** The first pass's bytes. */
   firstBytes: Uint8Array;
 }
@@ -98,28 +117,13 @@ function startPass(st: FnState): void {
   st.addrs[0] = s.pos;
 }
 
-function pushLayout(buf: PassBuffers, i: number, cmp: number): void {
-  const n = buf.layoutCount;
-  if (n === buf.layout.length) {
-    const layout = new Int32Array(n * 2);
-    layout.set(buf.layout);
-    buf.layout = layout;
-    const cmpLen = new Int32Array(n * 2);
-    cmpLen.set(buf.layoutCmp);
-    buf.layoutCmp = cmpLen;
-  }
-  buf.layout[n] = i;
-  buf.layoutCmp[n] = cmp;
-  buf.layoutCount = n + 1;
-}
-
-/** The first pass: lowers every instruction, recording sizes, where its bytes are, the layout
- *  instructions and exception-table records. Returns the image length. */
+/** The first pass: lowers every instruction, recording where its bytes are, the layout instructions,
+ *  what the image pass must lower again, and exception-table records. Returns the image length. */
 function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers): number {
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, firstStart, exInfo } = buf;
+  const { cursor, firstStart } = buf;
   const pcs = t.pc;
   const codes = t.code;
   const variable = t.variable;
@@ -134,15 +138,35 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     lowerInsn(st, cursor);
     const endPos = s.pos;
     if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
-    const k = i - first;
-    firstStart[k] = start;
+    firstStart[i - first] = start;
     const emit = variable[i]!;
-    if (emit === Emit.LAYOUT) pushLayout(buf, i, st.jccAt - start);
-    else if (emit === Emit.IMAGE && st.exSeq === exSeq + 1) exInfo[k] = packEx(st, start);
-    addrs[codes[i] === LD_IMM64 ? local + 2 : local + 1] = endPos;
+    if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq);
+    if (codes[i] === LD_IMM64) {
+      buf.ldImm64.push(local);
+      addrs[local + 2] = endPos;
+    } else {
+      addrs[local + 1] = endPos;
+    }
   }
   firstStart[end - first] = s.pos;
   return s.pos;
+}
+
+/** First pass, a layout or image instruction: list it for the later passes. */
+function noteVariable(st: FnState, buf: PassBuffers, i: number, emit: number, start: number, exSeq: number): void {
+  if (emit === Emit.LAYOUT) {
+    buf.layout.push(i);
+    buf.layoutCmp.push(st.jccAt - start);
+    buf.relower.push(i);
+    return;
+  }
+  const rec = st.exSeq === exSeq + 1 ? packEx(st, start) : 0;
+  if (rec === 0) {
+    buf.relower.push(i);
+  } else {
+    buf.exInsns.push(i);
+    buf.exRecs.push(rec);
+  }
 }
 
 /** A full middle pass (padding passes, tail calls): re-lowers the layout-dependent instructions and
@@ -173,67 +197,72 @@ function fullPass(st: FnState, t: InsnTable, first: number, end: number, buf: Pa
 }
 
 /**
- * The image pass, into a fresh buffer of exactly the expected length: copies the first pass's bytes of
- * position-independent instructions (runs of them in one go, adding their exception-table entries),
- * lowers the rest again and fills `starts`. A lowering that disagreed with the layout would end past
- * `expected` (writes beyond a Uint8Array are dropped) and is reported as an internal error.
+ * The image pass, into a fresh buffer of exactly the expected length: copies the first pass's bytes
+ * between the instructions that must be lowered again (jumps, exits, calls) and lowers those. Every
+ * other instruction keeps its first-pass bytes, so its start is st.addrs' (checked at each lowered
+ * instruction and at the end). A lowering that disagreed with the layout would end past `expected`
+ * (writes beyond a Uint8Array are dropped) and is reported as an internal error.
  */
 function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers, expected: number): number {
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, starts, firstStart, exInfo } = buf;
+  const { cursor, starts, firstStart, relower } = buf;
   const first8 = buf.firstBytes;
-  const pcs = t.pc;
-  const codes = t.code;
-  const variable = t.variable;
   const out = new Uint8Array(expected);
   s.buf = out;
   startPass(st);
   let pos = s.pos;
-  let runFrom = -1;
-  let runDst = 0;
-  for (let i = first; i < end; i++) {
-    const local = pcs[i]! - firstPc;
+  let from = firstStart[0]!;
+  for (let r = 0; r < relower.n; r++) {
+    const i = relower.a[r]!;
     const k = i - first;
-    const v = variable[i]!;
-    const start = pos;
-    let ex = 0;
-    if (v === Emit.FIXED || (v === Emit.IMAGE && (ex = exInfo[k]!) !== 0)) {
-      // Position-independent: its first-pass bytes follow the previous copied instruction's.
-      if (runFrom < 0) {
-        runFrom = firstStart[k]!;
-        runDst = start;
-      }
-      pos = runDst + (firstStart[k + 1]! - runFrom);
-      if (ex !== 0) {
-        const clear = ((ex >> 16) & 0x1f) - 1;
-        st.extable.push(
-          exEntry(start + (ex & 0xff), (ex >> 8) & 0xff, clear < 0 ? null : clear, (ex >> 21) & 0xf, t.off[i]!, pcs[i]!, EX_KINDS[(ex >> 25) & 3]!),
-        );
-      }
-    } else {
-      if (runFrom >= 0) {
-        copyRun(out, first8, runFrom, runFrom + (start - runDst), runDst);
-        runFrom = -1;
-      }
-      s.pos = start;
-      loadCursor(t, i, cursor);
-      lowerInsn(st, cursor);
-      pos = s.pos;
-      const endSlot = codes[i] === LD_IMM64 ? local + 2 : local + 1;
-      if (pos !== addrs[endSlot]) throw insnError(pcs[i]!, 'internal error: layout changed in the image pass');
+    const local = t.pc[i]! - firstPc;
+    const to = firstStart[k]!;
+    copyRun(out, first8, from, to, pos);
+    pos += to - from;
+    if (pos !== addrs[local]) throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
+    s.pos = pos;
+    loadCursor(t, i, cursor);
+    lowerInsn(st, cursor);
+    pos = s.pos;
+    if (pos !== addrs[t.code[i] === LD_IMM64 ? local + 2 : local + 1]) {
+      throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
     }
-    starts[local] = start;
-    if (codes[i] === LD_IMM64) starts[local + 1] = pos;
+    from = firstStart[k + 1]!;
   }
-  if (runFrom >= 0) copyRun(out, first8, runFrom, runFrom + (pos - runDst), runDst);
+  const to = firstStart[end - first]!;
+  copyRun(out, first8, from, to, pos);
+  pos += to - from;
   s.pos = pos;
-  starts[addrs.length - 1] = pos;
   if (pos !== expected || s.buf !== out) {
     throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${pos} != ${expected}` });
   }
+  copiedExEntries(st, t, first, buf);
+  starts.set(addrs);
+  const ld = buf.ldImm64;
+  for (let j = 0; j < ld.n; j++) starts[ld.a[j]! + 1] = addrs[ld.a[j]! + 2]!;
   return pos;
+}
+
+/** Exception-table entries of the copied instructions, in address order with any the lowerings made. */
+function copiedExEntries(st: FnState, t: InsnTable, first: number, buf: PassBuffers): void {
+  const { exInsns, exRecs } = buf;
+  const made = st.extable.length;
+  if (exInsns.n === 0) return;
+  const addrs = st.addrs;
+  const firstPc = st.fn.firstPc;
+  const entries = new Array<ExEntry>(exInsns.n + made);
+  for (let e = 0; e < exInsns.n; e++) {
+    const i = exInsns.a[e]!;
+    const ex = exRecs.a[e]!;
+    const start = addrs[t.pc[i]! - firstPc]!;
+    const clear = ((ex >> 16) & 0x1f) - 1;
+    entries[e] = exEntry(start + (ex & 0xff), (ex >> 8) & 0xff, clear < 0 ? null : clear, (ex >> 21) & 0xf, t.off[i]!, t.pc[i]!, EX_KINDS[(ex >> 25) & 3]!);
+  }
+  for (let e = 0; e < made; e++) entries[exInsns.n + e] = st.extable[e]!;
+  if (made > 0) entries.sort((x, y) => x.offset - y.offset);
+  st.extable = entries;
 }
 
 function copyRun(out: Uint8Array, from: Uint8Array, start: number, end: number, dst: number): void {
@@ -255,10 +284,12 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     cursor: newCursor(),
     starts: new Int32Array(n + 1),
     firstStart: new Int32Array(m + 1),
-    exInfo: new Int32Array(m),
-    layout: new Int32Array(64),
-    layoutCmp: new Int32Array(64),
-    layoutCount: 0,
+    layout: new IntList(),
+    layoutCmp: new IntList(),
+    relower: new IntList(),
+    exInsns: new IntList(),
+    exRecs: new IntList(),
+    ldImm64: new IntList(),
     firstBytes: new Uint8Array(0),
   };
   const sink = st.a.s;
@@ -277,7 +308,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
       len = firstPass(st, t, first, end, buf);
       firstBuffer = sink.buf;
       buf.firstBytes = firstBuffer.subarray(0, len);
-      plan = planJumps(st, t, first, end, buf.layout, buf.layoutCmp, buf.layoutCount, buf.firstStart, len);
+      plan = planJumps(st, t, first, end, buf.layout.a, buf.layoutCmp.a, buf.layout.n, buf.firstStart, len);
     } else if (plan !== null && !padding && !image) {
       len = jumpPass(plan);
     } else {

@@ -57,7 +57,8 @@ export interface FnState {
   padding: boolean;
   /** The image pass: real call targets and exception-table entries. */
   final: boolean;
-  readonly extable: ExEntry[];
+  /** Exception-table entries of the image pass (replaced as a whole by the layout's copy step). */
+  extable: ExEntry[];
   /** Length of the last tail-call sequence (its `out:` label), carried from pass to pass. */
   tailCallIndirectLabel: number;
   tailCallDirectLabel: number;
