@@ -1,7 +1,8 @@
 // bench — JIT throughput: each generated kernel-xlated program is decoded and validated outside the timing, then
 // jit() is timed in-process (src/cli/timing.ts: median of N calls).
 import { assertValid, decode } from '../dist/isa/index.js';
-import { timeJit } from '../dist/cli/timing.js';
+import { jitBytecode } from '../dist/jit/index.js';
+import { median, timeJit } from '../dist/cli/timing.js';
 
 /** Repeats per size: enough for a stable median, few enough to keep the 1 M case short. */
 export function repeatsFor(slots, quick) {
@@ -32,4 +33,40 @@ export function benchJit(workloads, sizes, quick, log) {
     }
   }
   return rows;
+}
+
+/**
+ * jit(prog) against jitBytecode(bytes) (no Insn objects: the table is built straight from the bytes) at one
+ * size per workload: how much of the JIT's time is the decoded-program detour.
+ */
+export function benchBytecode(workloads, slots, reps, log) {
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e3;
+  };
+  return workloads.map((w) => {
+    const bytes = w.make(slots);
+    const prog = decode(bytes);
+    const viaProg = timeJit(prog, w.opts, reps);
+    const warm = w.make(20_000); // untimed warm-up of the bytes path (the other path is warm from benchJit)
+    for (let i = 0; i < 5; i++) jitBytecode(warm, w.opts);
+    const wall = [];
+    const cpu = [];
+    for (let i = 0; i < reps; i++) {
+      const c0 = cpuMs();
+      const t0 = performance.now();
+      jitBytecode(bytes, w.opts);
+      wall.push(performance.now() - t0);
+      cpu.push(cpuMs() - c0);
+    }
+    const eff = (a, b) => Math.min(a, b > 0 ? b : a);
+    const row = {
+      workload: w.name,
+      insns: viaProg.insns,
+      progEffMs: eff(viaProg.medianMs, viaProg.medianCpuMs),
+      bytecodeEffMs: eff(median(wall), median(cpu)),
+    };
+    log?.(`  ${w.name} ${slots}: jit(prog) ${row.progEffMs.toFixed(1)} ms, jitBytecode(bytes) ${row.bytecodeEffMs.toFixed(1)} ms`);
+    return row;
+  });
 }

@@ -8,7 +8,7 @@ import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EMU_WORKLOADS, JIT_WORKLOADS, TINY, straightAlu } from './programs.js';
-import { benchJit } from './jit.js';
+import { benchBytecode, benchJit } from './jit.js';
 import { arenaHookCost, benchWorkload, overhead } from './emu.js';
 import { plotSvg } from './svg.js';
 import { evaluateTargets, UBPF } from './targets.js';
@@ -111,6 +111,9 @@ async function main() {
   const sizes = opts.quick ? [1000, 10_000] : [1000, 10_000, 65_535, 100_000, 1_000_000];
   const jit = benchJit(JIT_WORKLOADS, sizes, opts.quick, log);
 
+  log('JIT from decoded Insn objects vs straight from bytecode:');
+  const bytecode = benchBytecode(JIT_WORKLOADS, opts.quick ? 10_000 : 1_000_000, opts.quick ? 1 : 3, log);
+
   const memory = [];
   if (opts.memory) {
     log('JIT peak memory (child processes):');
@@ -150,6 +153,7 @@ async function main() {
     machine: m,
     anchors: UBPF,
     jit,
+    bytecode,
     memory,
     emu,
     arenaHooks,

@@ -20,6 +20,15 @@ export function printTables(res) {
         res.jit.map((r) => [r.workload, String(r.insns), fixed(r.medianMs, 2), fixed(r.medianCpuMs, 2), m(r.insnsPerSec), m(r.effInsnsPerSec), fixed(r.bytesPerInsn, 2), String(r.passes)]),
       ),
   );
+  if (res.bytecode?.length > 0) {
+    parts.push(
+      '**jit(prog) vs jitBytecode(bytes)** (effective ms; the latter builds the table from the bytes, no `Insn` objects)\n\n' +
+        table(
+          ['workload', 'insns', 'jit(prog) ms', 'jitBytecode ms', 'M insns/s from bytes'],
+          res.bytecode.map((r) => [r.workload, String(r.insns), fixed(r.progEffMs, 1), fixed(r.bytecodeEffMs, 1), fixed(r.insns / r.bytecodeEffMs / 1e3, 2)]),
+        ),
+    );
+  }
   if (res.memory.length > 0) {
     parts.push(
       '**JIT peak memory** (child process; RSS above the RSS before `jit()`)\n\n' +
