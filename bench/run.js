@@ -147,8 +147,15 @@ async function main() {
   const cli = cliRuns(opts.quick);
   log(`  ${cli.jit.command}: ${(cli.jit.insnsPerSec / 1e6).toFixed(2)} M insns/s; ${cli.run.command}: ${((cli.run.bpfInsnsPerSec ?? 0) / 1e6).toFixed(0)} M BPF insns/s`);
 
+  let commit = null;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    // not a git checkout
+  }
   const results = {
     date: new Date().toISOString(),
+    commit,
     quick: opts.quick,
     machine: m,
     anchors: UBPF,

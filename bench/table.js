@@ -11,7 +11,7 @@ function table(head, rows) {
 
 export function printTables(res) {
   const parts = [];
-  parts.push(`Machine: ${res.machine.summary}${res.quick ? ' — QUICK MODE (not representative)' : ''}`);
+  parts.push(`Machine: ${res.machine.summary}; commit ${res.commit ?? '?'}, ${res.date.slice(0, 16)}Z${res.quick ? ' — QUICK MODE (not representative)' : ''}`);
   parts.push('Effective = the smaller of the wall-clock and the process CPU-time medians (on a shared machine wall time also counts waiting for a core); targets are judged on it.');
   parts.push(
     '**JIT** (in-process, program decoded, median of N `jit()` calls)\n\n' +
