@@ -10,6 +10,7 @@
 import { JmpOp } from '../isa/opcodes.js';
 import { isImm8JmpOffset } from './lower/jmp.js';
 import type { FnState } from './lower/state.js';
+import type { IntList } from './layout.js';
 import { Emit, TAIL_CALL, type InsnTable } from './table.js';
 
 const COND = 0;
@@ -51,6 +52,7 @@ function lowerBound(a: Int32Array, n: number, v: number): number {
 /**
  * Builds the plan from the first pass: st.addrs holds its positions, `layout[0..count)` the table
  * indices of its layout instructions and `cmpLen` their compare sizes, `firstStart` where each instruction began (sizes are differences).
+ * `ldImm64` lists the ld_imm64 slots; `before` is scratch space of n + 1 entries.
  * Returns null when the function needs the full passes: a tail call (its sequence carries labels from
  * pass to pass) or a jump into the middle of an ld_imm64.
  */
@@ -64,6 +66,8 @@ export function planJumps(
   count: number,
   firstStart: Int32Array,
   len: number,
+  ldImm64: IntList,
+  before: Int32Array,
 ): JumpPlan | null {
   const firstPc = st.fn.firstPc;
   const n = st.fn.endPc - firstPc;
@@ -104,11 +108,28 @@ export function planJumps(
     tBase[j] = target; // the target slot for now
     ends[j + 1] = addrs[local + 1]!;
   }
+  // Number of jumps before each slot: binary search for a few jumps, else a map of all slots.
+  const byMap = count * 16 > n;
+  if (byMap) {
+    let prev = 0;
+    for (let j = 0; j < count; j++) {
+      before.fill(j, prev, slot[j]! + 1);
+      prev = slot[j]! + 1;
+    }
+    before.fill(count, prev, n + 1);
+    for (let j = 0; j < ldImm64.n; j++) before[ldImm64.a[j]! + 1] = -1;
+  }
   for (let j = 0; j < count; j++) {
     const s = tBase[j]!;
     if (s < 0) continue;
-    if (s !== n && !isInsnStart(t, first, end, s + firstPc)) return null;
-    const b = lowerBound(slot, count, s);
+    let b: number;
+    if (byMap) {
+      b = before[s]!;
+      if (b < 0) return null;
+    } else {
+      if (s !== n && !isInsnStart(t, first, end, s + firstPc)) return null;
+      b = lowerBound(slot, count, s);
+    }
     tBase[j] = b;
     tRel[j] = addrs[s]! - ends[b]!;
   }

@@ -308,7 +308,8 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
       len = firstPass(st, t, first, end, buf);
       firstBuffer = sink.buf;
       buf.firstBytes = firstBuffer.subarray(0, len);
-      plan = planJumps(st, t, first, end, buf.layout.a, buf.layoutCmp.a, buf.layout.n, buf.firstStart, len);
+      // `starts` is free until the image pass fills it.
+      plan = planJumps(st, t, first, end, buf.layout.a, buf.layoutCmp.a, buf.layout.n, buf.firstStart, len, buf.ldImm64, buf.starts);
     } else if (plan !== null && !padding && !image) {
       len = jumpPass(plan);
     } else {

@@ -105,17 +105,14 @@ function newTable(n: number): InsnTable {
   };
 }
 
-/** Emission class, dump normalisation and the facts of instruction i, once its fields are stored;
- *  returns the running direct stack depth (see TableFacts). */
-function finishInsn(t: InsnTable, i: number, code: number, depth: number): number {
-  if (code === CALL || code === TAIL_CALL) {
-    normaliseDump(t, i);
-    code = t.code[i]!;
-    if (code === CALL && t.src[i] === 1) t.facts.pseudoCalls++;
-    if (code === TAIL_CALL) t.facts.tailCalls++;
-  }
-  t.variable[i] = EMIT_CLASS[code]!;
-  return depth < 0 ? depth : directStep(code, t.dst[i]!, t.src[i]!, t.off[i]!, depth);
+/** Calls and tail calls while the table is built: dump normalisation and the call counts. Returns
+ *  the (possibly rewritten) opcode. */
+function noteCall(t: InsnTable, i: number): number {
+  normaliseDump(t, i);
+  const code = t.code[i]!;
+  if (code === CALL && t.src[i] === 1) t.facts.pseudoCalls++;
+  if (code === TAIL_CALL) t.facts.tailCalls++;
+  return code;
 }
 
 /** Registers mentioned (bit r for r0..r15) to the callee-saved bits of functions.ts calleeBits. */
@@ -128,22 +125,26 @@ export function insnTable(prog: Program): InsnTable {
   const t = newTable(n);
   const { pc, code, dst, src, off, imm, imm2 } = t;
   const insns = prog.insns;
+  const variable = t.variable;
   let depth = 0;
   let regs = 0;
   for (let i = 0; i < n; i++) {
     const insn: Insn = insns[i]!;
-    const c = insn.code;
+    let c = insn.code;
     const d = insn.dst;
     const sr = insn.src;
+    const o = insn.off;
     pc[i] = insn.pc;
     code[i] = c;
     dst[i] = d;
     src[i] = sr;
-    off[i] = insn.off;
+    off[i] = o;
     imm[i] = insn.imm;
     if (c === LD_IMM64) imm2[i] = insn.imm2 ?? 0;
+    else if (c === CALL || c === TAIL_CALL) c = noteCall(t, i);
+    variable[i] = EMIT_CLASS[c]!;
     regs |= (1 << d) | (1 << sr);
-    depth = finishInsn(t, i, c, depth);
+    if (depth >= 0) depth = directStep(c, d, sr, o, depth);
   }
   t.facts.directDepth = depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
@@ -162,29 +163,34 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
   let n = 0;
   for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
   const t = newTable(n);
+  const { pc, code: codes, dst, src, off, imm, imm2, variable } = t;
   let depth = 0;
   let regs = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 0, i = 0; p < slots; p++, i++) {
     const b = p * 8;
-    const code = bytes[b]!;
+    let code = bytes[b]!;
     const regByte = bytes[b + 1]!;
-    t.pc[i] = p;
-    t.code[i] = code;
-    t.dst[i] = regByte & 0x0f;
-    t.src[i] = regByte >> 4;
+    pc[i] = p;
+    codes[i] = code;
+    dst[i] = regByte & 0x0f;
+    src[i] = regByte >> 4;
     regs |= (1 << (regByte & 0x0f)) | (1 << (regByte >> 4));
-    t.off[i] = view.getInt16(b + 2, true);
-    t.imm[i] = view.getInt32(b + 4, true);
+    const o = view.getInt16(b + 2, true);
+    off[i] = o;
+    imm[i] = view.getInt32(b + 4, true);
     if (code === LD_IMM64) {
       if (p + 1 >= slots) throw new BpfError({ insn: p, message: 'truncated ld_imm64: the second slot is missing' });
       if (bytes[b + 8] !== 0 || bytes[b + 9] !== 0 || view.getInt16(b + 10, true) !== 0) {
         throw new BpfError({ insn: p + 1, message: 'second slot of ld_imm64 must have zero opcode, registers and offset' });
       }
-      t.imm2[i] = view.getInt32(b + 12, true);
+      imm2[i] = view.getInt32(b + 12, true);
       p++;
+    } else if (code === CALL || code === TAIL_CALL) {
+      code = noteCall(t, i);
     }
-    depth = finishInsn(t, i, code, depth);
+    variable[i] = EMIT_CLASS[code]!;
+    if (depth >= 0) depth = directStep(code, regByte & 0x0f, regByte >> 4, o, depth);
   }
   t.facts.directDepth = depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
