@@ -43,3 +43,22 @@ export function dumpPages(arena: Arena): Record<string, string> {
   }
   return out;
 }
+
+/** One allocated page in both views: `bpfjit run --arena-dump`. */
+export interface ArenaPageDump {
+  readonly pgoff: number;
+  readonly kernAddr: string;
+  readonly userAddr: string | null;
+  /** The page's bytes as hex, or null when all zero. */
+  readonly bytes: string | null;
+}
+
+/** Every allocated page (zero ones too) with its kernel and user address, in page order. */
+export function arenaPageDump(arena: Arena): ArenaPageDump[] {
+  return arena.pages().map((p) => ({
+    pgoff: p.pgoff,
+    kernAddr: `0x${p.kernAddr.toString(16)}`,
+    userAddr: p.userAddr === null ? null : `0x${p.userAddr.toString(16)}`,
+    bytes: p.bytes.some((b) => b !== 0) ? Buffer.from(p.bytes).toString('hex') : null,
+  }));
+}

@@ -10,7 +10,7 @@ export {
   ARENA_ALLOWED_FLAGS, ArenaFlag, BPF_MAP_TYPE_ARENA, DEFAULT_KERN_VM_START, DEFAULT_MMAP_TOP, Errno as ArenaErrno,
   GUARD_SZ as ARENA_GUARD_SZ, KERN_VM_SZ as ARENA_KERN_VM_SZ, MAX_ARENA_PAGES, NUMA_NO_NODE, PAGE_SIZE as ARENA_PAGE_SIZE,
 } from './constants.js';
-export { applyPrefault, allocatedPages, dumpPages } from './corpus.js';
+export { applyPrefault, allocatedPages, dumpPages, arenaPageDump, type ArenaPageDump } from './corpus.js';
 export { ArenaFault, type ArenaFaultReason } from './fault.js';
 export { defaultPageMemory, type HostPage, JsPageMemory, nativeMemoryAvailable, NativePageMemory, type PageMemory } from './host.js';
 export { type ArenaKfunc, arenaKfuncs } from './kfuncs.js';

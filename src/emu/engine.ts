@@ -6,7 +6,7 @@ import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
 import { BpfMap, type MapSpec } from './maps.js';
-import { firstInvalidInsn } from './locate.js';
+import { accessSize, firstInvalidInsn } from './locate.js';
 import { AddressSpace, type HookId, type OwnedRegion } from './space.js';
 import { runProgram, type Loaded } from './run.js';
 import type { EngineOptions, RunOptions, RunResult } from './types.js';
@@ -72,6 +72,8 @@ export class Engine {
   onCall: ((name: string, args: readonly bigint[], result: bigint) => void) | null = null;
   /** The current run's handler of unmapped/protected accesses (one permanent hook calls it). */
   onBadAccess: ((type: number, addr: bigint) => boolean) | null = null;
+  /** The current run's check of an arena store/atomic of `size` bytes at `rip`, called before it executes. */
+  onArenaStore: ((rip: bigint, size: number) => void) | null = null;
   /** Whether the translated code carries Unicorn's instruction counter (switching needs a re-translation). */
   countMode = false;
 
@@ -251,7 +253,10 @@ export class Engine {
       for (const entry of f.extable) {
         const addr = f.imageBase + BigInt(entry.offset);
         extable.set(addr, { func, entry });
-        exHooks.push(this.space.hookNoop(addr, addr));
+        // Stores and atomics get a real hook: Unicorn 2.0.1 splits an access that crosses into a missing page
+        // into bytes and writes the mapped part, where the CPU faults before writing anything.
+        const size = entry.kind === 'load' ? 0 : accessSize(f.image.subarray(entry.offset, entry.offset + entry.length));
+        exHooks.push(size > 1 ? this.space.hookCode(addr, addr, (a) => this.onArenaStore?.(a, size)) : this.space.hookNoop(addr, addr));
       }
     });
     this.space.flushCode();

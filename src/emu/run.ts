@@ -97,6 +97,22 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     return false;
   };
 
+  // An arena store that crosses from a present page into a missing one (or the guard) faults as a whole on the
+  // CPU: nothing is written. Unicorn would write the present part, so it is skipped here, before it executes.
+  engine.onArenaStore = (rip, size) => {
+    const ex = loaded.extable.get(rip);
+    if (!ex || pending.resume) return;
+    const start = BigInt.asUintN(64, space.uc.regRead(GPR_IDS[ex.entry.addrReg]!) + space.uc.regRead(GPR_IDS[12]!) + BigInt(ex.entry.off));
+    const next = (start | 0xfffn) + 1n;
+    if (start + BigInt(size) <= next || !space.find(start) || space.find(next) || !engine.inArena(next)) return;
+    const kern = engine.arenaModel!.kernVmStart;
+    const af: ArenaFault = { func: ex.func, pc: ex.entry.pc, kind: 'write', address: next, arenaOffset: Number(next - kern) };
+    arenaFaults.push(af);
+    opts.onEvent?.({ kind: 'arena-fault', fault: af });
+    pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
+    space.uc.emuStop();
+  };
+
   // Trace mode: a hook on every instruction of the images, reporting at each BPF instruction's first byte.
   let insns: number | null = null;
   const traceHooks: HookId[] = [];
@@ -182,6 +198,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   const r0 = space.uc.regRead(X86.RAX);
   const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
   engine.onBadAccess = null;
+  engine.onArenaStore = null;
   engine.onCall = null;
   for (const h of traceHooks) space.unhook(h);
   if (traceHooks.length > 0) space.flushCode();
@@ -273,4 +290,11 @@ function helperFault(engine: Engine, loaded: Loaded): Fault {
 
 function limitFault(loaded: Loaded, kind: 'timeout' | 'insn-limit', message: string, rip: bigint): Fault {
   return makeFault(loaded, kind, message, rip, null, false, null);
+}
+
+/** One line about an arena fault the exception table resolved (`bpfjit run`). */
+export function describeArenaFault(f: ArenaFault): string {
+  const off = f.arenaOffset < 0 ? `-0x${(-f.arenaOffset).toString(16)}` : `+0x${f.arenaOffset.toString(16)}`;
+  const where = f.arenaOffset < 0 ? ', lower guard' : f.arenaOffset >= 2 ** 32 ? ', upper guard' : '';
+  return `insn ${f.pc}${f.func ? ` (function ${f.func})` : ''}: ${f.kind} at 0x${f.address.toString(16)} (kern_vm_start${off}${where}): ${f.kind === 'read' ? 'loaded 0' : 'dropped'}`;
 }
