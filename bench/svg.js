@@ -4,6 +4,8 @@
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#17becf'];
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** Program sizes: 65535 → 65k. */
+const size = (n) => (n >= 1e6 ? `${Math.round(n / 1e5) / 10}M` : n >= 1e3 ? `${Math.round(n / 1e3)}k` : `${n}`);
 const fmt = (v) => (v >= 1e9 ? `${v / 1e9}G` : v >= 1e6 ? `${v / 1e6}M` : v >= 1e3 ? `${v / 1e3}k` : `${v}`);
 
 function decades(lo, hi) {
@@ -61,7 +63,8 @@ function barPanel(title, bars, refs, x0, y0, w, h) {
   const out = [];
   const vals = [...bars.map((b) => b.value), ...refs.map((r) => r.value)].filter((v) => v > 0);
   if (vals.length === 0) return '';
-  const sy = logScale(Math.min(...vals), Math.max(...vals), y0 + h - 70, y0 + 30);
+  // Half the smallest value as the floor, so a bar never sits on the axis.
+  const sy = logScale(Math.min(...vals) / 2, Math.max(...vals), y0 + h - 70, y0 + 30);
   out.push(`<text x="${x0 + w / 2}" y="${y0 + 16}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
   for (const v of decades(sy.lo, sy.hi)) {
     const y = sy.f(v);
@@ -99,7 +102,7 @@ export function plotSvg(results) {
   names.forEach((name, i) => {
     for (const slots of [65_535, maxSlots]) {
       const r = results.jit.find((x) => x.workload === name && x.slots === slots);
-      if (r && !jitBars.some((b) => b.row === r)) jitBars.push({ row: r, label: `${name} ${fmt(r.slots)}`, value: r.effInsnsPerSec, color: i });
+      if (r && !jitBars.some((b) => b.row === r)) jitBars.push({ row: r, label: `${name} ${size(r.slots)}`, value: r.effInsnsPerSec, color: i });
     }
   });
   const emuBars = results.emu.map((r, i) => ({ label: r.name, value: r.effBpfInsnsPerSec ?? 0, color: i + 3 }));
