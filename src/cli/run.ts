@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { BpfError, UsageError, insnError } from '../errors.js';
 import { parseEnv, type RunEnv } from '../env.js';
 import { BpfMap, Engine, LAYOUT, type RunResult } from '../emu/index.js';
-import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
+import { allocatedPages, applyPrefault, arenaFromSpec, arenaPageDump, dumpPages, type Arena } from '../arena/index.js';
+import { describeArenaFault } from '../emu/run.js';
 import { frontEnd, functionRanges } from '../jit/frontend/index.js';
 import { jit, JIT_DEFAULTS } from '../jit/index.js';
 import { LD_IMM64, PseudoLd } from '../isa/opcodes.js';
@@ -36,7 +37,7 @@ Options:
   --trace              print each BPF instruction as executed, with the registers it changed
   --repeat N           run N times on one engine and report the time per run
                        (with --json also medianNsPerRun, bpfInsnsPerSec: see src/cli/timing.ts)
-  --arena-dump         print the arena's non-zero pages
+  --arena-dump         print every allocated arena page: kernel and user address, bytes (or 'zero')
   --json               machine-readable result
 Exit status: 0 ok, 1 bad input or a fault/limit in the program, 2 usage.`;
 
@@ -241,7 +242,8 @@ export const run: Command = {
           arenaAllocated: arena ? allocatedPages(arena) : [],
           insns: r.insns,
           output: r.output,
-          arenaFaults: r.arenaFaults.map((f) => ({ insn: f.pc, func: f.func, kind: f.kind, offset: f.arenaOffset })),
+          arenaFaults: r.arenaFaults.map((f) => ({ insn: f.pc, func: f.func, kind: f.kind, address: hex(f.address), offset: f.arenaOffset })),
+          ...(values['arena-dump'] === true ? { arenaDump: arena ? arenaPageDump(arena) : [] } : {}),
           timeNs: r.timeNs,
           perRunNs,
           ...runTimingFields(engine, { ctx, maxInsns, timeoutMs }, repeat, true, r.fault !== null),
@@ -252,9 +254,14 @@ export const run: Command = {
         console.log(`retval ${r.retval} (r0 ${hex(r.r0)})`);
         if (ctx.length > 0) console.log(`ctx ${Buffer.from(r.ctx).toString('hex')}`);
         if (r.arenaFaults.length > 0) console.log(`arena faults resolved by the exception table: ${r.arenaFaults.length}`);
+        for (const f of r.arenaFaults) console.log(`  ${describeArenaFault(f)}`);
         if (r.insns !== null) console.log(`x86 instructions: ${r.insns}`);
         if (perRunNs !== null) console.log(`time per run: ${(perRunNs / 1000).toFixed(2)} us (${repeat} runs)`);
-        if (values['arena-dump'] === true) for (const [pg, h] of Object.entries(pages)) console.log(`arena page ${pg}: ${h}`);
+        if (values['arena-dump'] === true) {
+          const dump = arena ? arenaPageDump(arena) : [];
+          console.log(`arena: ${dump.length} page(s) allocated`);
+          for (const p of dump) console.log(`arena page ${p.pgoff}: kernel ${p.kernAddr} user ${p.userAddr ?? '-'}: ${p.bytes === null ? 'zero' : p.bytes}`);
+        }
       }
       if (r.fault) {
         console.error(`bpfjit run: ${r.fault.kind === 'timeout' || r.fault.kind === 'insn-limit' ? 'limit' : 'fault'}: ${r.fault.message}${r.fault.x86Text ? ` [${r.fault.x86Text}]` : ''}`);
