@@ -10,7 +10,7 @@ import { decideJump, imm64u } from './consts.js';
 import type { Slot } from './slots.js';
 import { jumpOff } from './subprogs.js';
 import { boundsOf, describe, joinVal, konst, ranged, UNINIT, UNKNOWN, valEq, valKey, widenVal, type Val } from './values.js';
-import { const32, decideBounds, low32, refineBounds, sextBounds, zextBounds } from './ranges.js';
+import { const32, decideBounds, low32, refineBounds, refinePair, sextBounds, zextBounds } from './ranges.js';
 
 export interface AnalysisOptions {
   /** The program has an arena (addr_space_cast is allowed; map 0 is the arena). */
@@ -391,6 +391,14 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
           return true;
         };
         if (a.k === 'scalar' && b.k === 'scalar') {
+          if (!is32 && isX && a.c === undefined && b.c === undefined) {
+            const pair = refinePair(op, t, boundsOf(a), boundsOf(b));
+            if (!pair) return null;
+            rs[s.dst] = ranged(pair[0], a.z);
+            rs[s.src] = ranged(pair[1], b.z);
+            if (s.dst === s.src) rs[s.dst] = a; // a register compared with itself learns nothing
+            return rs;
+          }
           if (b.c !== undefined && !narrow(s.dst, a, op, b.c)) return null;
           if (isX && a.c !== undefined && !narrow(s.src, b, FLIP[op] ?? op, a.c)) return null;
         }

@@ -227,3 +227,66 @@ export function refineBounds(op: number, taken: boolean, a: Bounds, k: bigint): 
   }
   return sync({ ulo, uhi, slo, shi });
 }
+
+/**
+ * Both sides of a 64-bit compare of two registers narrowed against each other (regs_refine_cond_op), on the
+ * side `taken`; null when that side is impossible.
+ */
+export function refinePair(op: number, taken: boolean, a: Bounds, b: Bounds): [Bounds, Bounds] | null {
+  const inv: Record<number, number> = {
+    [JmpOp.JGT]: JmpOp.JLE, [JmpOp.JGE]: JmpOp.JLT, [JmpOp.JLT]: JmpOp.JGE, [JmpOp.JLE]: JmpOp.JGT,
+    [JmpOp.JSGT]: JmpOp.JSLE, [JmpOp.JSGE]: JmpOp.JSLT, [JmpOp.JSLT]: JmpOp.JSGE, [JmpOp.JSLE]: JmpOp.JSGT,
+    [JmpOp.JEQ]: JmpOp.JNE, [JmpOp.JNE]: JmpOp.JEQ,
+  };
+  const o = taken ? op : inv[op];
+  if (o === undefined) return [a, b];
+  const max = (x: bigint, y: bigint): bigint => (x > y ? x : y);
+  const min = (x: bigint, y: bigint): bigint => (x < y ? x : y);
+  let na: Bounds = a;
+  let nb: Bounds = b;
+  switch (o) {
+    case JmpOp.JEQ: {
+      const both = { ulo: max(a.ulo, b.ulo), uhi: min(a.uhi, b.uhi), slo: max(a.slo, b.slo), shi: min(a.shi, b.shi) };
+      na = both;
+      nb = both;
+      break;
+    }
+    case JmpOp.JGT:
+      na = { ...a, ulo: max(a.ulo, b.ulo + 1n) };
+      nb = { ...b, uhi: min(b.uhi, a.uhi - 1n) };
+      break;
+    case JmpOp.JGE:
+      na = { ...a, ulo: max(a.ulo, b.ulo) };
+      nb = { ...b, uhi: min(b.uhi, a.uhi) };
+      break;
+    case JmpOp.JLT:
+      na = { ...a, uhi: min(a.uhi, b.uhi - 1n) };
+      nb = { ...b, ulo: max(b.ulo, a.ulo + 1n) };
+      break;
+    case JmpOp.JLE:
+      na = { ...a, uhi: min(a.uhi, b.uhi) };
+      nb = { ...b, ulo: max(b.ulo, a.ulo) };
+      break;
+    case JmpOp.JSGT:
+      na = { ...a, slo: max(a.slo, b.slo + 1n) };
+      nb = { ...b, shi: min(b.shi, a.shi - 1n) };
+      break;
+    case JmpOp.JSGE:
+      na = { ...a, slo: max(a.slo, b.slo) };
+      nb = { ...b, shi: min(b.shi, a.shi) };
+      break;
+    case JmpOp.JSLT:
+      na = { ...a, shi: min(a.shi, b.shi - 1n) };
+      nb = { ...b, slo: max(b.slo, a.slo + 1n) };
+      break;
+    case JmpOp.JSLE:
+      na = { ...a, shi: min(a.shi, b.shi) };
+      nb = { ...b, slo: max(b.slo, a.slo) };
+      break;
+    default:
+      return [a, b];
+  }
+  const sa = sync(na);
+  const sb = sync(nb);
+  return sa && sb ? [sa, sb] : null;
+}
