@@ -8,6 +8,7 @@ import { encode } from '../../src/isa/codec.js';
 import { parse } from '../../src/isa/parse.js';
 import { bpfAvailability, runInKernel, type KernelRecord } from '../../src/kernel/index.js';
 import { run } from '../../src/cli/run.js';
+import type { Command } from '../../src/cli/command.js';
 import { REPO_ROOT } from '../helpers/corpus.js';
 
 export const FIXTURES = join(REPO_ROOT, 'test/fixtures/arena');
@@ -23,9 +24,10 @@ export interface Fixture {
   readonly bin: Uint8Array;
 }
 
-export function fixture(name: string): Fixture {
+/** NAME.s with NAME.json, or with NAME.VARIANT.json (the same program in another environment). */
+export function fixture(name: string, variant?: string): Fixture {
   const sPath = join(FIXTURES, `${name}.s`);
-  const envPath = join(FIXTURES, `${name}.json`);
+  const envPath = join(FIXTURES, variant ? `${name}.${variant}.json` : `${name}.json`);
   const env = parseEnv(JSON.parse(readFileSync(envPath, 'utf8')), envPath);
   return { name, sPath, envPath, env, bin: encode(parse(readFileSync(sPath, 'utf8'))) };
 }
@@ -36,17 +38,22 @@ export interface Captured {
   readonly err: string[];
 }
 
-/** `bpfjit run ARGV` in this process, stdout/stderr captured line by line. */
-export function runCli(argv: readonly string[]): Captured {
+/** A bpfjit command (default `run`) with ARGV in this process, stdout/stderr captured line by line. */
+export function runCli(argv: readonly string[], cmd: Command = run): Captured {
   const out: string[] = [];
   const err: string[] = [];
   const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)));
   const error = vi.spyOn(console, 'error').mockImplementation((s: unknown) => void err.push(String(s)));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: unknown) => {
+    out.push(...String(s).replace(/\n$/, '').split('\n'));
+    return true;
+  });
   try {
-    return { code: run.run([...argv]) as number, out, err };
+    return { code: cmd.run([...argv]) as number, out, err };
   } finally {
     log.mockRestore();
     error.mockRestore();
+    write.mockRestore();
   }
 }
 
