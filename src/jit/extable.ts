@@ -19,14 +19,13 @@ export function addExEntry(
   st.exLen = length;
   st.exClear = clearReg ?? -1;
   st.exAddr = addrReg;
-  st.exKind = EX_KIND_CODE[kind];
+  st.exKind = kind === 'load' ? 0 : kind === 'store' ? 1 : 2;
   if (!st.final) return;
   st.extable.push(exEntry(start, length, clearReg, addrReg, off, pc, kind));
 }
 
-/** Entry kinds as small integers (for the per-instruction records of the layout). */
+/** Entry kinds by their small-integer code (the layout's per-instruction records). */
 export const EX_KINDS: readonly ExEntry['kind'][] = ['load', 'store', 'atomic'];
-const EX_KIND_CODE: Readonly<Record<ExEntry['kind'], number>> = { load: 0, store: 1, atomic: 2 };
 
 /** One record; every entry is built here so they all share one object shape. */
 export function exEntry(
