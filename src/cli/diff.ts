@@ -13,7 +13,7 @@ import { compareKernelRecords, kernelSymbolAt, runInKernel, type KernelRecord } 
 import { Exit, parseCommandArgs, type Command } from './command.js';
 import { hostSymbols, jitOptionsFor, programAndEnv, runResults, withKernel } from './kernel.js';
 
-const HELP = `Usage: bpfjit diff PROG [--env ENV.json] [--all] [--run]
+const HELP = `Usage: bpfjit diff PROG [--env ENV.json] [--prog NAME] [--all] [--run]
 
 Loads PROG into the running kernel (as 'bpfjit kernel jit' does), JITs the kernel's verified program
 (xlated_resolved) with bpfjit at the kernel's addresses (ksyms, __bpf_call_base, kern_vm_start,
@@ -21,7 +21,8 @@ user_vm_start, this_cpu_off) and compares the images byte for byte.
 Prints "identical (N bytes)" and exits 0, or, per BPF instruction whose code differs, the kernel's and
 bpfjit's x86 side by side with the first differing byte in [brackets] and exits 1 (also when --run finds
 different results).
-  --env ENV.json   the program's environment (default: NAME.json beside a .bin)
+  --env ENV.json   the program's environment (default: NAME.json beside a .bin or .s)
+  --prog NAME      ELF objects with several programs: the one to load (SEC("syscall") programs)
   --all            show every differing instruction (default: the first 20)
   --run            also run the program once in the kernel and bpfjit's image on the emulator (kernel
                    addresses, this kernel's helper addresses from /proc/kallsyms) and compare retval, ctx
@@ -133,14 +134,14 @@ export const diffCmd: Command = {
   summary: "compare bpfjit's JIT byte for byte with the running kernel's on a program",
   help: HELP,
   run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, prog: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' } });
     const [path, ...extra] = positionals;
     if (path === undefined) throw new UsageError('missing PROG');
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
     return withKernel('diff', () => {
-      const { bin, env, name } = programAndEnv(path, values.env as string | undefined);
+      const { bin, env, name, maps, btf } = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined);
       const withRun = values.run === true;
-      const { record } = runInKernel(bin, env, { name, run: withRun });
+      const { record } = runInKernel(bin, env, { name, maps, ...(btf ? { btf } : {}), run: withRun });
       const prog = decode(Buffer.from(record.xlated_resolved, 'hex'));
       const result = jit(prog, jitOptionsFor(record));
       const kernelImage = Buffer.from(record.jited, 'hex');

@@ -7,7 +7,9 @@ import { encode } from '../isa/codec.js';
 import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
 import { Engine, HelperId, LINUX_6_18, type KernelSymbols } from '../emu/index.js';
 import type { JitExtraOptions } from '../jit/index.js';
-import { BpfUnavailableError, ProgLoadError, SyscallError, kernelSymbol, runInKernel, type KernelRecord } from '../kernel/index.js';
+import { BpfUnavailableError, ProgLoadError, SyscallError, kernelSymbol, runInKernel, type FuncInfo, type KernelMapSpec, type KernelRecord } from '../kernel/index.js';
+import { existsSync } from 'node:fs';
+import { kernelBtf } from '../loader/index.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
 import { readProgram } from './input.js';
 import { readInput } from './io.js';
@@ -31,32 +33,62 @@ export async function withKernel(cmd: string, fn: () => Promise<number> | number
   }
 }
 
-/** The program's bytecode (corpus placeholders allowed) and its environment: --env, else NAME.json, else none. */
-export function programAndEnv(path: string, envPath: string | undefined): { bin: Uint8Array; env: RunEnv; name: string } {
-  const input = readProgram(path, { validate: false });
-  const src = envPath ?? input.sidecarPath;
-  let env = DEFAULT_ENV;
-  if (src !== undefined) {
-    let json: unknown;
-    try {
-      json = JSON.parse(readInput(src).toString('utf8'));
-    } catch (e) {
-      if (e instanceof BpfError) throw e;
-      throw new BpfError({ message: `${src}: not valid JSON (${(e as Error).message})` });
-    }
-    env = parseEnv(json, src);
-  }
-  const name = path.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-  return { bin: encode(input.prog), env, name };
+/** What the kernel commands load: bytecode (corpus placeholders allowed), environment, ELF maps. */
+export interface KernelInput {
+  readonly bin: Uint8Array;
+  readonly env: RunEnv;
+  readonly name: string;
+  /** ELF objects: the object's maps (created in the kernel before the load). */
+  readonly maps: readonly KernelMapSpec[];
+  /** ELF objects with BTF: what the kernel needs for func_info. */
+  readonly btf?: { readonly data: Uint8Array; readonly funcInfo: readonly FuncInfo[] };
 }
 
-const HELP = `Usage: bpfjit kernel jit PROG [--env ENV.json] [--format json|hex|txt]
-       bpfjit kernel run PROG [--env ENV.json] [--json]
+function readEnvFile(src: string): RunEnv {
+  let json: unknown;
+  try {
+    json = JSON.parse(readInput(src).toString('utf8'));
+  } catch (e) {
+    if (e instanceof BpfError) throw e;
+    throw new BpfError({ message: `${src}: not valid JSON (${(e as Error).message})` });
+  }
+  return parseEnv(json, src);
+}
+
+/**
+ * The program and its environment: --env, else NAME.json beside a .bin or .s, else (ELF objects) the
+ * object's arena, globals and kfuncs, else none. `prog` picks the program of an ELF object.
+ */
+export function programAndEnv(path: string, envPath: string | undefined, prog?: string): KernelInput {
+  const input = readProgram(path, { validate: false, ...(prog !== undefined ? { prog } : {}) });
+  if (prog !== undefined && !input.object) throw new UsageError('--prog applies to ELF objects only');
+  const beside = `${path.replace(/\.[^./]*$/, '')}.json`;
+  const src = envPath ?? input.sidecarPath ?? (input.source === 's' && existsSync(beside) ? beside : undefined);
+  const obj = input.object;
+  if (obj && obj.program.progType !== 'syscall') {
+    throw new BpfError({ message: `program '${obj.program.name}' is SEC("${obj.program.section}") (${obj.program.progType}); the kernel oracle loads syscall programs only` });
+  }
+  const env = src !== undefined ? readEnvFile(src) : obj ? obj.run.env : DEFAULT_ENV;
+  const name = obj ? obj.program.name : path.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
+  const base = { bin: encode(obj ? obj.run.program : input.prog), env, name, maps: obj ? obj.run.maps : [] };
+  if (!obj) return base;
+  // Callbacks and global functions need BTF func_info, one FUNC per function (as libbpf passes it).
+  const fns = obj.program.functions;
+  // A plain copy: kernelBtf patches through a DataView over .slice() of a Buffer (a view into the file).
+  const data = kernelBtf(new Uint8Array(readInput(path)));
+  if (data === null || fns.some((f) => f.btfTypeId === 0)) return base;
+  return { ...base, btf: { data, funcInfo: [...fns].sort((a, b) => a.pc - b.pc).map((f) => ({ insnOff: f.pc, typeId: f.btfTypeId })) } };
+}
+
+const HELP = `Usage: bpfjit kernel jit PROG [--env ENV.json] [--prog NAME] [--format json|hex|txt]
+       bpfjit kernel run PROG [--env ENV.json] [--prog NAME] [--json]
 
 Loads PROG into the running kernel (BPF_PROG_TYPE_SYSCALL, sleepable, GPL) and reports what the kernel
 did. PROG is raw bytecode (.bin), .hex or .s in the corpus convention: ld_imm64 src 1 / src 2 with imm 0
 name the arena map / an address in it, kfunc calls (src 2) carry a key of the env's "kfuncs" table.
-ENV.json is the corpus sidecar format (arena, kfuncs, prefault, ctx); default: NAME.json beside a .bin.
+ENV.json is the corpus sidecar format (arena, kfuncs, prefault, ctx); default: NAME.json beside a .bin
+or .s. PROG may be an ELF object (SEC("syscall") programs; --prog NAME picks one of several): its maps
+are created as libbpf would (initial values written, .rodata frozen), its arena and globals come from it.
 
   jit   the JIT image and the verified program, as the corpus's NAME.kernel.json fields: jited, xlated,
         xlated_resolved (PROBE_MEM32 marks from the image, map pointers, helper imm = target - call_base),
@@ -96,6 +128,7 @@ export const kernelCmd: Command = {
       env: { type: 'string' },
       format: { type: 'string' },
       json: { type: 'boolean' },
+      prog: { type: 'string' },
     });
     const [sub, path, ...extra] = positionals;
     if (sub !== 'jit' && sub !== 'run') throw new UsageError(`expected 'kernel jit PROG' or 'kernel run PROG', got '${sub ?? ''}'`);
@@ -106,9 +139,9 @@ export const kernelCmd: Command = {
     if (sub === 'jit' && values.json === true) throw new UsageError('kernel jit: use --format json');
     if (sub === 'run' && values.format !== undefined) throw new UsageError('kernel run: use --json');
     return withKernel(`kernel ${sub}`, () => {
-      const { bin, env, name } = programAndEnv(path, values.env as string | undefined);
+      const { bin, env, name, maps, btf } = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined);
       if (sub === 'jit') {
-        const { record, kernelText } = runInKernel(bin, env, { name, run: false, verifierText: format === 'txt' });
+        const { record, kernelText } = runInKernel(bin, env, { name, maps, ...(btf ? { btf } : {}), run: false, verifierText: format === 'txt' });
         if (format === 'txt') {
           process.stdout.write(kernelText ?? '');
           return Exit.OK;
@@ -118,7 +151,7 @@ export const kernelCmd: Command = {
         else for (const [k, v] of Object.entries(fields)) console.log(`${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
         return Exit.OK;
       }
-      const { record } = runInKernel(bin, env, { name, run: true });
+      const { record } = runInKernel(bin, env, { name, maps, ...(btf ? { btf } : {}), run: true });
       if (values.json === true) console.log(JSON.stringify(runJson(record)));
       else {
         console.log(`retval ${record.retval} (0x${(record.retval ?? 0).toString(16)})`);

@@ -3,7 +3,7 @@
 // bpf_attr / bpf_prog_info offsets are those of include/uapi/linux/bpf.h (checked with offsetof).
 import { NativeBuffer, SyscallError, bpf, closeFd, withBuffers } from './sys.js';
 
-export const BpfCmd = { MAP_CREATE: 0, PROG_LOAD: 5, OBJ_GET_INFO_BY_FD: 15, PROG_TEST_RUN: 10 } as const;
+export const BpfCmd = { MAP_CREATE: 0, MAP_UPDATE_ELEM: 2, PROG_LOAD: 5, OBJ_GET_INFO_BY_FD: 15, PROG_TEST_RUN: 10, MAP_FREEZE: 22, BTF_LOAD: 18 } as const;
 export const MapType = { ARRAY: 2, ARENA: 33 } as const;
 export const ProgType = { SYSCALL: 31 } as const;
 export const MapFlag = { MMAPABLE: 1 << 10, SEGV_ON_FAULT: 1 << 17, NO_USER_CONV: 1 << 18 } as const;
@@ -39,6 +39,51 @@ export function mapCreate(o: MapCreateOptions): number {
   });
 }
 
+/** BPF_MAP_UPDATE_ELEM (flags BPF_ANY). */
+export function mapUpdateElem(fd: number, key: Uint8Array, value: Uint8Array): void {
+  const k = NativeBuffer.from(key);
+  const val = NativeBuffer.from(value);
+  const attr = new NativeBuffer(ATTR_SIZE);
+  withBuffers([k, val, attr], () => {
+    attr.view.setUint32(0, fd, true);
+    attr.view.setBigUint64(8, k.addr, true);
+    attr.view.setBigUint64(16, val.addr, true);
+    bpf(BpfCmd.MAP_UPDATE_ELEM, attr, 'BPF_MAP_UPDATE_ELEM');
+  });
+}
+
+/** BPF_MAP_FREEZE: user space can no longer write the map (libbpf does it for .rodata). */
+export function mapFreeze(fd: number): void {
+  const attr = new NativeBuffer(ATTR_SIZE);
+  withBuffers([attr], () => {
+    attr.view.setUint32(0, fd, true);
+    bpf(BpfCmd.MAP_FREEZE, attr, 'BPF_MAP_FREEZE');
+  });
+}
+
+/** BPF_BTF_LOAD of a program's BTF; returns the fd (the BTF verifier's log is in the error). */
+export function btfLoad(data: Uint8Array): number {
+  const btf = NativeBuffer.from(data);
+  const log = new NativeBuffer(1 << 16);
+  const attr = new NativeBuffer(ATTR_SIZE);
+  return withBuffers([btf, log, attr], () => {
+    const v = attr.view;
+    v.setBigUint64(0, btf.addr, true);
+    v.setBigUint64(8, log.addr, true);
+    v.setUint32(16, data.length, true);
+    v.setUint32(20, log.size, true);
+    v.setUint32(24, 1, true);
+    try {
+      return bpf(BpfCmd.BTF_LOAD, attr, 'BPF_BTF_LOAD');
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      const end = log.bytes.indexOf(0);
+      const text = new TextDecoder().decode(log.bytes.subarray(0, end < 0 ? log.size : end)).trim().split('\n').at(-1) ?? '';
+      throw new SyscallError('BPF_BTF_LOAD', e.errno, text);
+    }
+  });
+}
+
 export interface ProgLoadOptions {
   readonly insns: Uint8Array;
   readonly type?: number;
@@ -48,6 +93,14 @@ export interface ProgLoadOptions {
   /** Log buffer size in bytes (level 2 logs of long programs are large). */
   readonly logSize?: number;
   readonly name?: string;
+  /** Program BTF (an fd from btfLoad) and func_info: one BTF FUNC id per function start (callbacks need it). */
+  readonly btfFd?: number;
+  readonly funcInfo?: readonly FuncInfo[];
+}
+
+export interface FuncInfo {
+  readonly insnOff: number;
+  readonly typeId: number;
 }
 
 export interface ProgLoadResult {
@@ -97,8 +150,20 @@ function progLoadOnce(o: ProgLoadOptions, size: number): ProgLoadResult {
   const logSize = logLevel ? size : 0;
   const log = new NativeBuffer(Math.max(logSize, 1));
   const attr = new NativeBuffer(ATTR_SIZE);
-  return withBuffers([insns, license, log, attr], () => {
+  const fi = o.funcInfo ?? [];
+  const funcInfo = new NativeBuffer(fi.length * 8);
+  fi.forEach((f, i) => {
+    funcInfo.view.setUint32(i * 8, f.insnOff, true);
+    funcInfo.view.setUint32(i * 8 + 4, f.typeId, true);
+  });
+  return withBuffers([insns, license, log, attr, funcInfo], () => {
     const v = attr.view;
+    if (o.btfFd !== undefined && fi.length > 0) {
+      v.setUint32(72, o.btfFd, true);
+      v.setUint32(76, 8, true);
+      v.setBigUint64(80, funcInfo.addr, true);
+      v.setUint32(88, fi.length, true);
+    }
     v.setUint32(0, o.type ?? ProgType.SYSCALL, true);
     v.setUint32(4, o.insns.length / 8, true);
     v.setBigUint64(8, insns.addr, true);

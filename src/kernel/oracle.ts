@@ -3,11 +3,12 @@
 import { BpfError } from '../errors.js';
 import type { RunEnv } from '../env.js';
 import { decode } from '../isa/codec.js';
-import { LogLevel, progInfo, progLoad, testRun } from './bpf.js';
+import { LogLevel, btfLoad, progInfo, progLoad, testRun, type FuncInfo } from './bpf.js';
 import { KernelArena, PAGE_SIZE } from './arena.js';
 import { resolvePlaceholders } from './placeholders.js';
 import { resolveXlated, returnThunkTarget, type LdImm64Check } from './resolve.js';
 import { closeFd, requireBpf } from './sys.js';
+import { closeMaps, createMaps, type KernelMapSpec } from './maps.js';
 import { kernelSymbol, kfuncBtfId } from './symbols.js';
 
 /** NAME.kernel.json, field for field (plus `stack_depths`, from the verifier's statistics). */
@@ -54,6 +55,10 @@ export interface OracleOptions {
   readonly run?: boolean;
   /** Load with log level 2 and return the NAME.kernel.txt text. */
   readonly verifierText?: boolean;
+  /** ELF objects: the object's maps, created before the load (the arena comes from the env). */
+  readonly maps?: readonly KernelMapSpec[];
+  /** ELF objects: the program's BTF (BPF_BTF_LOAD-ready) and func_info (the kernel wants it for callbacks). */
+  readonly btf?: { readonly data: Uint8Array; readonly funcInfo: readonly FuncInfo[] };
 }
 
 export interface OracleResult {
@@ -73,6 +78,8 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
   const ctx = new Uint8Array(Buffer.from(env.ctx, 'hex'));
   let arena: KernelArena | null = null;
   let fd = -1;
+  let maps = new Map<number, number>();
+  let btfFd = -1;
   try {
     if (env.arena) {
       arena = KernelArena.create(env.arena);
@@ -80,14 +87,21 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
     } else if (Object.keys(env.prefault).length > 0) {
       throw new BpfError({ message: 'env: "prefault" pages given but there is no arena' });
     }
-    const placed = resolvePlaceholders(prog, env, arena?.fd ?? null, kfuncBtfId);
+    maps = createMaps(opts.maps ?? []);
+    const placed = resolvePlaceholders(prog, env, arena?.fd ?? null, kfuncBtfId, maps);
     const t0 = process.hrtime.bigint();
-    const loaded = progLoad({ insns: placed.bytes, logLevel: opts.verifierText ? LogLevel.ALL | LogLevel.STATS : LogLevel.STATS, name: 'bpfjit' });
+    if (opts.btf) btfFd = btfLoad(opts.btf.data);
+    const loaded = progLoad({
+      insns: placed.bytes,
+      logLevel: opts.verifierText ? LogLevel.ALL | LogLevel.STATS : LogLevel.STATS,
+      name: 'bpfjit',
+      ...(opts.btf ? { btfFd, funcInfo: opts.btf.funcInfo } : {}),
+    });
     const loadS = Number(process.hrtime.bigint() - t0) / 1e9;
     fd = loaded.fd;
     const info = progInfo(fd);
     const uvs = arena ? arena.userVmStart : null;
-    const r = resolveXlated({ xlated: info.xlated, jited: info.jited, funcLens: info.funcLens, userVmStart: uvs });
+    const r = resolveXlated({ xlated: info.xlated, jited: info.jited, funcLens: info.funcLens, userVmStart: uvs, ksyms: info.ksyms });
     const callBase = kernelSymbol('__bpf_call_base');
     if (callBase === null) throw new BpfError({ message: '/proc/kallsyms hides __bpf_call_base (kptr_restrict?)' });
     const kfuncAddrs: Record<string, string> = {};
@@ -146,6 +160,8 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
     return { record: orderLikeCorpus(record), ...(opts.verifierText ? { kernelText: kernelText(loaded.log) } : {}) };
   } finally {
     closeFd(fd);
+    closeMaps(maps);
+    closeFd(btfFd);
     arena?.close();
   }
 }

@@ -1,7 +1,8 @@
 // src/kernel — raw corpus bytecode → what bpf(BPF_PROG_LOAD) accepts. The corpus names maps by index
 // (map 0 = the arena) and kfuncs by a key of the sidecar's table (kernel-corpus/README.md):
 // ld_imm64 src 1 imm 0 → the arena map fd; ld_imm64 src 2 imm 0 → BPF_PSEUDO_MAP_VALUE of the arena fd
-// (the second slot's imm stays the offset); call src 2 imm KEY → the kfunc's vmlinux BTF id.
+// (the second slot's imm stays the offset); call src 2 imm KEY → the kfunc's vmlinux BTF id. ELF objects'
+// other maps are created by maps.ts and named by their index here.
 import { insnError } from '../errors.js';
 import type { RunEnv } from '../env.js';
 import { encode } from '../isa/codec.js';
@@ -33,12 +34,21 @@ function kfuncTable(env: RunEnv): Map<number, string> {
  * Replaces the placeholders. `arenaFd` is the arena map's fd (null when the env has no arena);
  * `btfId` maps a kfunc name to its BTF id.
  */
-export function resolvePlaceholders(prog: Program, env: RunEnv, arenaFd: number | null, btfId: (name: string) => number): Placed {
+export function resolvePlaceholders(
+  prog: Program,
+  env: RunEnv,
+  arenaFd: number | null,
+  btfId: (name: string) => number,
+  /** ELF objects: map index → fd of its other maps (the arena keeps index 0). */
+  mapFds: ReadonlyMap<number, number> = new Map(),
+): Placed {
   const table = kfuncTable(env);
   const used: string[] = [];
   let usesArenaMap = false;
   const insns = prog.insns.map((insn): Insn => {
     if (insn.code === LD_IMM64 && (insn.src === PseudoLd.MAP_FD || insn.src === PseudoLd.MAP_VALUE)) {
+      const fd = mapFds.get(insn.imm);
+      if (fd !== undefined) return { ...insn, imm: fd };
       if (insn.imm !== 0) throw insnError(insn.pc, `ld_imm64 names map ${insn.imm}; only map 0 (the arena) exists`);
       if (arenaFd === null) throw insnError(insn.pc, 'ld_imm64 refers to the arena map but the environment has no arena');
       usesArenaMap = true;

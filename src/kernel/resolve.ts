@@ -6,6 +6,8 @@
 //   every displacement against the instruction's offset.
 // - map ld_imm64 (dump: src 1, imm = map id) become the `struct bpf_map *` the JIT loaded with movabs.
 // - bpf-to-bpf calls (dump: off = relative offset, imm = subprog index) get imm = relative offset, off = 0.
+// - callback addresses (ld_imm64 src 4; dump: imm = relative offset of the callee) become the callee's image
+//   address, which the JIT loads with a sign-extended 32-bit mov (kernel text addresses fit), not a movabs.
 // It also reads kern_vm_start (the prologue's `movabs r12, imm64`).
 import { Code, Decoder, Mnemonic, OpKind, Register } from 'iced-x86';
 import { Class, Mode, PseudoCall, PseudoLd, LD_IMM64, insnClass, insnMode } from '../isa/opcodes.js';
@@ -29,6 +31,8 @@ export interface ResolveInput {
   readonly funcLens: readonly number[];
   /** user_vm_start of the arena (to name arena-address ld_imm64 in the checks), or null. */
   readonly userVmStart?: bigint | null;
+  /** Image address of each function (main first): the value of callback ld_imm64 (src 4). */
+  readonly ksyms?: readonly bigint[];
 }
 
 export interface Resolution {
@@ -117,6 +121,7 @@ export function functionStarts(xlated: Uint8Array): number[] {
     const code = v.getUint8(i * 8);
     const src = v.getUint8(i * 8 + 1) >> 4;
     if (code === (Class.JMP | 0x80) && src === PseudoCall.CALL) starts.add(i + v.getInt16(i * 8 + 2, true) + 1);
+    if (code === LD_IMM64 && src === PseudoLd.FUNC) starts.add(i + v.getInt32(i * 8 + 4, true) + 1);
     if (code === LD_IMM64) i++;
   }
   return [...starts].sort((a, b) => a - b);
@@ -160,6 +165,19 @@ export function resolveXlated(input: ResolveInput): Resolution {
       const src = v.getUint8(base + 1) >> 4;
       const off = v.getInt16(base + 2, true);
       const imm = v.getInt32(base + 4, true);
+      if (code === LD_IMM64 && src === PseudoLd.FUNC) {
+        const callee = starts.indexOf(i + imm + 1);
+        const addr = input.ksyms?.[callee];
+        if (callee < 0 || addr === undefined) notes.push(`insn ${i}: callback ld_imm64 to insn ${i + imm + 1}, which starts no known function`);
+        else {
+          v.setUint8(base + 1, dst); // src 0: the callee's address as a plain 64-bit immediate
+          v.setUint32(base + 4, Number(addr & 0xffffffffn), true);
+          v.setUint32(base + 12, Number(addr >> 32n), true);
+          if (needsMovabs(addr)) a++; // (not for kernel text: a sign-extended 32-bit mov)
+        }
+        i++;
+        continue;
+      }
       if (code === LD_IMM64) {
         const value = (BigInt(v.getUint32(base + 12, true)) << 32n) | BigInt(v.getUint32(base + 4, true));
         const isMap = src === PseudoLd.MAP_FD || src === PseudoLd.MAP_VALUE;
