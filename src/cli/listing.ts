@@ -1,7 +1,7 @@
 // The annotated listing behind `bpfjit dump`: each BPF instruction (index, kernel syntax) followed by
 // the x86-64 it became (offset, bytes, Intel syntax by iced-x86), with branch targets named as BPF
 // instruction numbers, arena accesses tied to their exception-table entries, and optional C lines.
-import { Decoder, DecoderOptions, Formatter, FormatterSyntax, FlowControl, MemorySizeOptions } from 'iced-x86';
+import { Decoder, DecoderOptions, Formatter, FormatterSyntax, FlowControl, MemorySizeOptions, OpKind, type Instruction } from 'iced-x86';
 import type { Insn, Program } from '../isa/insn.js';
 import { printInsn, type PrintOptions } from '../isa/print.js';
 import type { ExEntry, JitFunction, JitResult } from '../jit/types.js';
@@ -44,6 +44,16 @@ export interface ListingOptions {
   readonly symbol?: (addr: bigint) => string | undefined;
 }
 
+/**
+ * iced-x86's JS formatter prints some 64-bit immediates truncated (`mov rdi, 8` for movabs 0x100000008),
+ * so movabs immediates are written from the decoded value.
+ */
+function formatInsn(fmt: Formatter, insn: Instruction): string {
+  const text = fmt.format(insn);
+  if (insn.opCount !== 2 || insn.op1Kind !== OpKind.Immediate64) return text;
+  return text.replace(/[^ ,]+$/, `0x${BigInt.asUintN(64, insn.immediate64).toString(16)}`);
+}
+
 function hexAddr(a: bigint): string {
   return `0x${a.toString(16)}`;
 }
@@ -73,7 +83,7 @@ function decodeRange(
     out.push({
       offset,
       bytes: Buffer.from(fn.image.subarray(offset, offset + insn.length)).toString('hex'),
-      text: fmt.format(insn),
+      text: formatInsn(fmt, insn),
       ...(target !== undefined ? { target } : {}),
       ...(ex
         ? { extable: { clear: ex.clearReg === null ? null : X86_NAMES[ex.clearReg]!, resume: ex.offset + ex.length, kind: ex.kind } }

@@ -168,6 +168,11 @@ export class Engine {
     return this.kfuncAddr.get(name) ?? this.assignKfunc(name, null);
   }
 
+  /** Name of the helper or kfunc at a call target address (for listings). */
+  symbolAt(addr: bigint): string | undefined {
+    return this.targets.get(addr)?.name;
+  }
+
   /** Addresses the verifier's inlined sequences read (bpf_get_smp_processor_id, bpf_jiffies64, may_goto). */
   get inlineSymbols(): Pick<KernelSymbols, 'thisCpuOff' | 'cpuNumber' | 'jiffies' | 'timedMayGoto'> {
     return this.symbols;

@@ -12,3 +12,4 @@ export type { HelperCall as EmuHelperCall, HelperFn as EmuHelperFn } from './hel
 export { HelperId, HELPER_NAMES, LINUX_6_18, LAYOUT } from './layout.js';
 export type { KernelSymbols } from './layout.js';
 export { HostMemory } from './unicorn.js';
+export { compileFor, ARENA_MAP_PTR, type CompileOptions, type Compiled, type MapInit } from './pipeline.js';

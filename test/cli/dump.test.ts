@@ -5,15 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { decodeHex } from '../../src/isa/codec.js';
-import { fixturePrograms } from '../helpers/corpus.js';
-import { ensureBuilt, runCli } from '../helpers/cli.js';
+import { fixturePrograms, REPO_ROOT } from '../helpers/corpus.js';
+import { ensureBuilt, runCliAsync } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bpfjit-dump-'));
 
 beforeAll(ensureBuilt);
 
-function dump(args: string[]): string {
-  const r = runCli(args);
+async function dump(args: string[]): Promise<string> {
+  const r = await runCliAsync(args);
   if (r.status !== 0) throw new Error(`bpfjit ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
@@ -39,11 +39,11 @@ function dumpArgs(k: ReturnType<ReturnType<typeof fixturePrograms>[number]['kern
 
 describe('bpfjit dump', () => {
   const programs = fixturePrograms().slice(0, 12);
-  test.each(programs.map((p) => [p.id, p] as const))('%s', (_id, p) => {
+  test.each(programs.map((p) => [p.id, p] as const))('%s', async (_id, p) => {
     const k = p.kernel();
     const path = join(dir, `${p.name}.hex`);
     writeFileSync(path, k.xlated_resolved);
-    const out = dump([...dumpArgs(k, path), '--json']);
+    const out = await dump([...dumpArgs(k, path), '--json']);
     const fns = (JSON.parse(out) as { functions: JsonFn[] }).functions;
     // The bytes of the listing, in order, are exactly the kernel's image.
     const bytes = fns.map((f) => [...f.prologue, ...f.insns.flatMap((i) => i.x86)].map((l) => l.bytes).join('')).join('');
@@ -65,14 +65,30 @@ describe('bpfjit dump', () => {
     }
   });
 
-  test('text listing marks the arena base and fix-ups', () => {
+  test('text listing marks the arena base and fix-ups', async () => {
     const p = fixturePrograms().find((q) => q.sidecar().arena !== null && q.kernel().xlated_resolved.includes('a0'))!;
     const k = p.kernel();
     const path = join(dir, `${p.name}.hex`);
     writeFileSync(path, k.xlated_resolved);
-    const out = dump(dumpArgs(k, path));
+    const out = await dump(dumpArgs(k, path));
     expect(out).toMatch(/mov\s+r12, 0x[0-9a-f]+\s+; r12 = kern_vm_start/);
     expect(out).toContain('; on fault:');
     expect(out).toMatch(/^ {3,}0: /m);
+  });
+});
+
+describe('bpfjit dump of an ELF object (compiled as bpfjit run compiles it)', () => {
+  test('C source lines from BTF line info, named helper calls and subprograms', async () => {
+    const out = await dump(['dump', join(REPO_ROOT, 'examples/arena_list.bpf.o'), '--prog', 'build_list']);
+    // Lines of examples/arena_list.bpf.c, as clang stored them in .BTF.ext.
+    expect(out).toMatch(/; \.\/arena_list\.bpf\.c:\d+: .*arena_alloc\(sizeof\(\*n\)\)/);
+    expect(out).toMatch(/call +0x[0-9a-f]+ +; → func 1 \(insn \d+\)/);
+    expect(out).toMatch(/; → bpf_arena_alloc_pages/);
+    expect(out).toContain('; r12 = kern_vm_start');
+  });
+  test('hello: the printk helper is named at the call', async () => {
+    const out = await dump(['dump', join(REPO_ROOT, 'examples/hello.bpf.o')]);
+    expect(out).toMatch(/call bpf_trace_printk#/);
+    expect(out).toMatch(/; \.\/hello\.bpf\.c:\d+: +bpf_printk/);
   });
 });
