@@ -5,9 +5,8 @@ import { BpfError, formatDiagnostic } from '../errors.js';
 import { decode } from '../isa/codec.js';
 import { makeProgram, type Program } from '../isa/insn.js';
 import { validate } from '../isa/validate.js';
-import { Engine } from '../emu/index.js';
-import { frontEnd } from '../jit/frontend/index.js';
-import { jit } from '../jit/index.js';
+import { DEFAULT_ENV } from '../env.js';
+import { Engine, compileFor } from '../emu/index.js';
 import type { ConformanceEngine, EngineResult } from './engine.js';
 import { DEFAULT_GROUPS } from './requirements.js';
 
@@ -32,20 +31,7 @@ function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
     return { ok: false, error: `the unicorn engine cannot start: ${(e as Error).message}` };
   }
   try {
-    const fe = frontEnd(withLength(original, mem.length), {
-      callBase: engine.callBase,
-      resolveCall: (c) =>
-        c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
-      arena: null,
-      jiffiesAddr: engine.inlineSymbols.jiffies,
-      cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
-    });
-    const result = jit(fe.prog, {
-      callBase: engine.callBase,
-      stackDepth: fe.stackDepth,
-      thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
-    });
-    engine.load(result.functions);
+    compileFor(engine, withLength(original, mem.length), { env: DEFAULT_ENV });
     const r = engine.run({ ctx: mem });
     if (r.fault) return { ok: false, error: renumber(r.fault.message) };
     return { ok: true, r0: BigInt.asUintN(64, r.r0) };
