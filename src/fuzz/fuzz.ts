@@ -8,7 +8,7 @@ import type { Program } from '../isa/insn.js';
 import { printProgram } from '../isa/print.js';
 import { Rng } from '../kernel/gen.js';
 import { check, minimise, type Verdict } from './diff.js';
-import { generated, mutate, mutateEnv, type FuzzCase } from './gen.js';
+import { generated, mutableSites, mutate, mutateEnv, type FuzzCase } from './gen.js';
 import { EmuPath } from './pipeline.js';
 
 export interface CorpusEntry {
@@ -84,6 +84,8 @@ export interface FuzzStats {
   mutated: number;
   same: number;
   refused: number;
+  /** Refusal messages (numbers replaced by N) and how often. */
+  refusals: Record<string, number>;
   /** Divergences explained by a known difference of the interpreter from the kernel, by reason. */
   explained: Record<string, number>;
   /** Runs where both engines reported the same fault class, by class. */
@@ -92,31 +94,53 @@ export interface FuzzStats {
   seconds: number;
 }
 
+/**
+ * The cases of a seed, in order: case i is generated program i, or (about a third, when there is a corpus)
+ * a mutated corpus program. Independent of the run results, so any case can be recreated from its number.
+ */
+export function caseStream(seed: number, corpus: readonly CorpusEntry[]): (i: number) => FuzzCase {
+  const r = new Rng(seed ^ 0x1f2e3d4c);
+  const sites = new Map<CorpusEntry, Set<number> | null>();
+  return (i) => {
+    if (corpus.length > 0 && r.chance(0.3)) {
+      const base = corpus[r.int(0, corpus.length - 1)]!;
+      if (!sites.has(base)) sites.set(base, mutableSites(base.prog, base.env));
+      const at = sites.get(base) ?? new Set<number>();
+      return { prog: mutate(base.prog, r, r.int(1, 4), at), env: r.chance(0.5) ? mutateEnv(base.env, r) : base.env, origin: `mutated ${base.name} (seed ${seed} case ${i})` };
+    }
+    return generated(seed, i);
+  };
+}
+
+/** Case `index` of a seed (replays the stream up to it without running anything). */
+export function fuzzCase(seed: number, corpusDirs: readonly string[], index: number): FuzzCase {
+  const next = caseStream(seed, loadCorpus(corpusDirs));
+  for (let i = 0; i < index; i++) next(i);
+  return next(index);
+}
+
 export function fuzz(o: FuzzOptions): FuzzStats {
-  const corpus = loadCorpus(o.corpusDirs ?? []);
-  const r = new Rng(o.seed ^ 0x1f2e3d4c);
+  const next = caseStream(o.seed, loadCorpus(o.corpusDirs ?? []));
   const emu = new EmuPath();
-  const s: FuzzStats = { programs: 0, generated: 0, mutated: 0, same: 0, refused: 0, explained: {}, faults: {}, failures: [], seconds: 0 };
+  const s: FuzzStats = { programs: 0, generated: 0, mutated: 0, same: 0, refused: 0, refusals: {}, explained: {}, faults: {}, failures: [], seconds: 0 };
   const seen = new Set<string>();
   const t0 = Date.now();
   let lastProgress = t0;
   try {
     for (let i = 0; (Date.now() - t0) / 1000 < o.seconds && (o.maxPrograms === undefined || i < o.maxPrograms); i++) {
-      let c: FuzzCase;
-      if (corpus.length > 0 && r.chance(0.3)) {
-        const base = corpus[r.int(0, corpus.length - 1)]!;
-        c = { prog: mutate(base.prog, r, r.int(1, 4)), env: r.chance(0.5) ? mutateEnv(base.env, r) : base.env, origin: `mutated ${base.name} (seed ${o.seed} case ${i})` };
-        s.mutated++;
-      } else {
-        c = generated(o.seed, i);
-        s.generated++;
-      }
+      const c = next(i);
+      if (c.origin.startsWith('mutated')) s.mutated++;
+      else s.generated++;
       s.programs++;
       const v = check(emu, c.prog, c.env);
       if (v.kind === 'same') {
         s.same++;
         if (v.fault) s.faults[v.fault] = (s.faults[v.fault] ?? 0) + 1;
-      } else if (v.kind === 'refused') s.refused++;
+      } else if (v.kind === 'refused') {
+        s.refused++;
+        const why = v.message.replace(/\d+/g, 'N').slice(0, 100);
+        s.refusals[why] = (s.refusals[why] ?? 0) + 1;
+      }
       else if (v.kind === 'explained') s.explained[v.reason.replace(/\(insn [^)]*\)/, '').trim()] = (s.explained[v.reason.replace(/\(insn [^)]*\)/, '').trim()] ?? 0) + 1;
       else {
         const key = v.kind === 'diverged' ? v.fields.join(',') : `${v.engine} ${v.detail.split('\n')[0]}`;

@@ -8,6 +8,8 @@ import type { Program } from '../isa/insn.js';
 import { AluOp, AtomicOp, Class, JmpOp, LD_IMM64, Mode, Size, Src, insnClass } from '../isa/opcodes.js';
 import { generate, Rng } from '../kernel/gen.js';
 import { EditList, type Raw } from './edit.js';
+import { arenaView, interpret, kfuncsFromTable, Layout, LINUX_HELPERS } from '../interp/index.js';
+import { arenaOf } from './pipeline.js';
 
 export interface FuzzCase {
   readonly prog: Program;
@@ -124,11 +126,62 @@ export function generated(seed: number, index: number): FuzzCase {
   return { prog, env: g.env, origin: `gen seed ${seed} index ${index}${added.length ? ` +${added.join('+')}` : ''}` };
 }
 
-/** Mutates field values of a corpus program (immediates, ALU ops, jump conditions and classes). */
-export function mutate(prog: Program, r: Rng, count: number): Program {
+/**
+ * Instruction indices a mutation may change without leaving what the verifier would accept: those that never
+ * saw a stack, context or arena-user pointer in their operands during a reference run (pointer arithmetic
+ * other than add/sub is refused by the verifier), and that do not set up a helper's arguments (a size or
+ * flags out of range is refused too). Null when the reference run fails.
+ */
+export function mutableSites(prog: Program, env: RunEnv): Set<number> | null {
+  const ctxLen = BigInt(env.ctx.length / 2);
+  const userStart = env.arena ? BigInt(env.arena.map_extra) || Layout.DEFAULT_USER_VM_START : -1n;
+  const isPtr = (v: bigint): boolean =>
+    (v >= Layout.STACK_TOP - 8192n && v <= Layout.STACK_TOP + 4096n) ||
+    (v >= Layout.CTX_BASE && v <= Layout.CTX_BASE + ctxLen + 4096n) ||
+    (userStart >= 0n && v >= userStart && v < userStart + (1n << 32n)) ||
+    v >= 0xffff_0000_0000_0000n;
+  const index = new Map(prog.insns.map((x, i) => [x.pc, i]));
+  const tainted = new Set<number>();
+  let ran: boolean;
+  try {
+    const a = arenaOf(env);
+    try {
+      const res = interpret(prog, {
+        ctx: new Uint8Array(Buffer.from(env.ctx, 'hex')),
+        arena: a ? arenaView(a) : null,
+        kfuncs: kfuncsFromTable(env.kfuncs),
+        helpers: LINUX_HELPERS,
+        maxInsns: 200_000,
+        trace: (pc, regs) => {
+          const x = prog.insns[index.get(pc)!]!;
+          if (isPtr(regs[x.dst] ?? 0n) || ((x.code & Src.X) !== 0 && isPtr(regs[x.src] ?? 0n))) tainted.add(index.get(pc)!);
+        },
+      });
+      ran = !res.fault;
+    } finally {
+      a?.dispose();
+    }
+  } catch {
+    ran = false;
+  }
+  if (!ran) return null;
+  const out = new Set<number>();
+  prog.insns.forEach((x, i) => {
+    if (tainted.has(i)) return;
+    // A register r1-r5 written shortly before a call is probably one of its arguments.
+    if (x.dst >= 1 && x.dst <= 5 && prog.insns.slice(i + 1, i + 9).some((y) => y.code === (Class.JMP | JmpOp.CALL))) return;
+    out.add(i);
+  });
+  return out;
+}
+
+/** Mutates field values of a corpus program (immediates, ALU ops, jump conditions and classes) at `sites`. */
+export function mutate(prog: Program, r: Rng, count: number, sites?: ReadonlySet<number>): Program {
   const e = new EditList(prog);
+  const allowed = sites ? [...sites] : null;
   for (let k = 0; k < count && e.length > 0; k++) {
-    const i = r.int(0, e.length - 1);
+    if (allowed && allowed.length === 0) break;
+    const i = allowed ? r.pick(allowed) : r.int(0, e.length - 1);
     const x = e.items[i]!.insn;
     const cls = insnClass(x.code);
     if (x.code === LD_IMM64) {
@@ -147,7 +200,8 @@ export function mutate(prog: Program, r: Rng, count: number): Program {
       else if (op !== AluOp.MOV) {
         const nop = r.pick(ALU_OPS.filter((o) => o !== AluOp.MOV));
         const shift = nop === AluOp.LSH || nop === AluOp.RSH || nop === AluOp.ARSH;
-        const imm = (x.code & Src.X) === 0 && shift ? r.int(0, cls === Class.ALU64 ? 63 : 31) : (nop === AluOp.DIV || nop === AluOp.MOD) && x.imm === 0 ? 3 : x.imm;
+        const k = (x.code & Src.X) === 0;
+        const imm = k && shift ? r.int(0, cls === Class.ALU64 ? 63 : 31) : k && (nop === AluOp.DIV || nop === AluOp.MOD) && x.imm === 0 ? 3 : x.imm;
         e.replace(i, { ...x, code: cls | nop | (x.code & Src.X), imm });
       }
     } else if (cls === Class.JMP || cls === Class.JMP32) {
