@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { vi } from 'vitest';
 import { parseEnv, type RunEnv } from '../../src/env.js';
+import { BpfError, UsageError } from '../../src/errors.js';
 import { encode } from '../../src/isa/codec.js';
 import { parse } from '../../src/isa/parse.js';
 import { bpfAvailability, runInKernel, type KernelRecord } from '../../src/kernel/index.js';
@@ -50,6 +51,11 @@ export function runCli(argv: readonly string[], cmd: Command = run): Captured {
   });
   try {
     return { code: cmd.run([...argv]) as number, out, err };
+  } catch (e) {
+    // What src/cli/main.ts does with an error (main.ts runs itself on import, so it is not imported here).
+    if (e instanceof UsageError) return { code: 2, out, err: [...err, e.message] };
+    if (e instanceof BpfError) return { code: 1, out, err: [...err, e.message] };
+    throw e;
   } finally {
     log.mockRestore();
     error.mockRestore();
