@@ -41,6 +41,12 @@ export interface JitExtraOptions extends JitOptions {
   readonly returnThunk?: bigint;
   /** Extra function starts (slot indices) besides pc 0 and bpf-to-bpf call targets, e.g. callbacks. */
   readonly functionStarts?: readonly number[];
+  /**
+   * Lower every instruction again in the image pass and every jump in every middle pass, as the kernel
+   * does, instead of reusing the first pass's bytes and computing jump sizes only (same output, slower;
+   * for cross-checking the fast layout).
+   */
+  readonly fullPasses?: boolean;
 }
 
 /** A JitFunction plus the number of passes its layout needed. */
@@ -103,7 +109,7 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
       tailCallReachable: tcr[index]!,
     };
     const st = newFnState(a, info, consts);
-    const out = runPasses(st, table, fn.first, fn.end, multi);
+    const out = runPasses(st, table, fn.first, fn.end, multi, opts.fullPasses === true);
     return {
       firstPc: fn.firstPc,
       endPc: fn.endPc,

@@ -119,7 +119,7 @@ function startPass(st: FnState): void {
 
 /** The first pass: lowers every instruction, recording where its bytes are, the layout instructions,
  *  what the image pass must lower again, and exception-table records. Returns the image length. */
-function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers): number {
+function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: PassBuffers, full: boolean): number {
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
@@ -140,7 +140,8 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
     firstStart[i - first] = start;
     const emit = variable[i]!;
-    if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq);
+    if (full) buf.relower.push(i);
+    else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq);
     if (codes[i] === LD_IMM64) {
       buf.ldImm64.push(local);
       addrs[local + 2] = endPos;
@@ -275,9 +276,10 @@ function copyRun(out: Uint8Array, from: Uint8Array, start: number, end: number, 
 
 /**
  * The pass loop. `extraPass` adds the final pass the kernel runs for programs with subprograms
- * once every function's address is known (padding on, addrs kept).
+ * once every function's address is known (padding on, addrs kept). `full` re-lowers instead of
+ * reusing first-pass bytes and jump plans (JitExtraOptions.fullPasses).
  */
-export function runPasses(st: FnState, t: InsnTable, first: number, end: number, extraPass: boolean): FnLayout {
+export function runPasses(st: FnState, t: InsnTable, first: number, end: number, extraPass: boolean, full = false): FnLayout {
   const n = st.fn.endPc - st.fn.firstPc;
   const m = end - first;
   const buf: PassBuffers = {
@@ -305,11 +307,11 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     st.final = image;
     let len: number;
     if (pass === 0) {
-      len = firstPass(st, t, first, end, buf);
+      len = firstPass(st, t, first, end, buf, full);
       firstBuffer = sink.buf;
       buf.firstBytes = firstBuffer.subarray(0, len);
       // `starts` is free until the image pass fills it.
-      plan = planJumps(st, t, first, end, buf.layout.a, buf.layoutCmp.a, buf.layout.n, buf.firstStart, len, buf.ldImm64, buf.starts);
+      if (!full) plan = planJumps(st, t, first, end, buf.layout.a, buf.layoutCmp.a, buf.layout.n, buf.firstStart, len, buf.ldImm64, buf.starts);
     } else if (plan !== null && !padding && !image) {
       len = jumpPass(plan);
     } else {
