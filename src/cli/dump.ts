@@ -1,12 +1,12 @@
 // `bpfjit dump`: each BPF instruction next to the x86-64 the JIT made of it.
-import { Engine, compileFor } from '../emu/index.js';
+import { Engine, compileFor, type Compiled } from '../emu/index.js';
 import { jit } from '../jit/index.js';
-import { sourceLineAt } from '../loader/index.js';
+import { sourceLineAt, type BpfProgram } from '../loader/index.js';
 import type { Program } from '../isa/insn.js';
 import type { JitResult } from '../jit/types.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
 import { optionsFrom, readProg } from './jit.js';
-import { buildListing, renderListing, type ListingOptions } from './listing.js';
+import { buildListing, renderListing, type ListingFunction, type ListingOptions } from './listing.js';
 import { PROGRAM_INPUT_HELP, PROGRAM_INPUT_OPTIONS, readRunInput } from './program-input.js';
 
 const HELP = `Usage: bpfjit dump PROG [options] [--json]
@@ -36,6 +36,29 @@ function atAddresses(values: Parameters<typeof optionsFrom>[0], positionals: str
   return { prog, result: jit(prog, optionsFrom(values)) };
 }
 
+/**
+ * Listing of what compileFor() made: calls named from the engine's helper/kfunc table, C lines from the
+ * object's line info (they belong to the original program, so only when the front end removed no code).
+ */
+export function pipelineListing(engine: Engine, compiled: Compiled, original: Program, object?: BpfProgram): ListingFunction[] {
+  const opts: ListingOptions = {
+    symbol: (addr) => engine.symbolAt(addr),
+    print: {
+      dialect: 'kernel-xlated',
+      callName: (insn) => (insn.src === 1 ? undefined : engine.symbolAt(engine.callBase + BigInt(insn.imm))?.replace(/#\d+$/, '')),
+    },
+    ...(object && compiled.xlated.slots === original.slots
+      ? {
+          sourceLine: (pc: number) => {
+            const l = sourceLineAt(object, pc);
+            return l ? `${l.file}:${l.line}: ${l.text.trim()}` : undefined;
+          },
+        }
+      : {}),
+  };
+  return buildListing(compiled.xlated, compiled.result, opts);
+}
+
 export const dumpCmd: Command = {
   name: 'dump',
   help: HELP,
@@ -54,7 +77,7 @@ export const dumpCmd: Command = {
       json: { type: 'boolean' },
     });
     const explicit = ['image-base', 'call-base', 'hex'].some((k) => values[k] !== undefined);
-    let listing;
+    let listing: ListingFunction[];
     if (explicit) {
       const { prog, result } = atAddresses(values, positionals);
       listing = buildListing(prog, result);
@@ -64,17 +87,7 @@ export const dumpCmd: Command = {
       try {
         const compiled = compileFor(engine, prog, compile);
         compiled.arena?.dispose();
-        const object = input.object;
-        const opts: ListingOptions = {
-          symbol: (addr) => engine.symbolAt(addr),
-          print: { dialect: 'kernel-xlated', callName: (insn) => (insn.src === 1 ? undefined : engine.symbolAt(engine.callBase + BigInt(insn.imm))?.replace(/#\d+$/, '')) },
-          // Line info belongs to the original program; the front end keeps instruction numbers when it
-          // removes no code (the listing's pc is the xlated one).
-          ...(object && compiled.xlated.slots === prog.slots
-            ? { sourceLine: (pc: number) => { const l = sourceLineAt(object.program, pc); return l ? `${l.file}:${l.line}: ${l.text.trim()}` : undefined; } }
-            : {}),
-        };
-        listing = buildListing(compiled.xlated, compiled.result, opts);
+        listing = pipelineListing(engine, compiled, prog, input.object?.program);
       } finally {
         engine.close();
       }
