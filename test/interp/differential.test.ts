@@ -2,11 +2,9 @@
 // a seed the corpora do not use) run on the interpreter and on the JIT + Unicorn pipeline; both must end
 // alike (r0, ctx, arena pages). Programs whose results depend on time/random helpers are left out.
 import { describe, expect, test } from 'vitest';
-import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../../src/arena/index.js';
-import { Engine } from '../../src/emu/index.js';
-import { interpret, optionsFromEnv, LINUX_HELPERS, ARENA_MAP_TOKEN } from '../../src/interp/index.js';
-import { frontEnd } from '../../src/jit/frontend/index.js';
-import { jit } from '../../src/jit/index.js';
+import { allocatedPages, dumpPages, type Arena } from '../../src/arena/index.js';
+import { Engine, compileFor } from '../../src/emu/index.js';
+import { interpret, optionsFromEnv, LINUX_HELPERS } from '../../src/interp/index.js';
 import { generate, type Generated } from '../../src/kernel/gen.js';
 
 const SEED = 424242;
@@ -38,28 +36,7 @@ function viaUnicorn(g: Generated): Outcome {
   const engine = new Engine();
   let arena: Arena | null = null;
   try {
-    if (g.env.arena) {
-      arena = arenaFromSpec(g.env.arena, g.env.arena.map_extra ? {} : { userVmStart: 0x7f00_0000_0000n });
-      applyPrefault(arena, g.env.prefault);
-    }
-    const fe = frontEnd(g.prog, {
-      callBase: engine.callBase,
-      resolveCall: (c) =>
-        c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
-      kfuncs: g.env.kfuncs,
-      arena: arena ? { mapPtr: ARENA_MAP_TOKEN, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
-      jiffiesAddr: engine.inlineSymbols.jiffies,
-      cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
-    });
-    const result = jit(fe.prog, {
-      callBase: engine.callBase,
-      kernVmStart: arena?.kernVmStart,
-      userVmStart: arena?.userVmStart,
-      stackDepth: fe.stackDepth,
-      thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
-    });
-    engine.load(result.functions);
-    engine.setArena(arena);
+    ({ arena } = compileFor(engine, g.prog, { env: g.env, ...(g.env.arena && !g.env.arena.map_extra ? { userVmStart: 0x7f00_0000_0000n } : {}) }));
     const r = engine.run({ ctx: new Uint8Array(Buffer.from(g.env.ctx, 'hex')) });
     return {
       fault: r.fault ? r.fault.message : null,
@@ -69,6 +46,7 @@ function viaUnicorn(g: Generated): Outcome {
       allocated: arena ? allocatedPages(arena).sort((a, b) => a - b) : [],
     };
   } finally {
+    arena?.dispose();
     engine.close();
   }
 }
