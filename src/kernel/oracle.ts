@@ -9,6 +9,7 @@ import { resolvePlaceholders } from './placeholders.js';
 import { resolveXlated, returnThunkTarget, type LdImm64Check } from './resolve.js';
 import { closeFd, requireBpf } from './sys.js';
 import { closeMaps, createMaps, type KernelMapSpec } from './maps.js';
+import { hasCallbacks, minimalFuncBtf } from './btf.js';
 import { kernelSymbol, kfuncBtfId } from './symbols.js';
 
 /** NAME.kernel.json, field for field (plus `stack_depths`, from the verifier's statistics). */
@@ -90,12 +91,14 @@ export function runInKernel(bin: Uint8Array, env: RunEnv, opts: OracleOptions = 
     maps = createMaps(opts.maps ?? []);
     const placed = resolvePlaceholders(prog, env, arena?.fd ?? null, kfuncBtfId, maps);
     const t0 = process.hrtime.bigint();
-    if (opts.btf) btfFd = btfLoad(opts.btf.data);
+    // Raw bytecode with callbacks gets a minimal BTF (the kernel refuses callbacks without func_info).
+    const btf = opts.btf ?? (hasCallbacks(prog) ? minimalFuncBtf(prog) : undefined);
+    if (btf) btfFd = btfLoad(btf.data);
     const loaded = progLoad({
       insns: placed.bytes,
       logLevel: opts.verifierText ? LogLevel.ALL | LogLevel.STATS : LogLevel.STATS,
       name: 'bpfjit',
-      ...(opts.btf ? { btfFd, funcInfo: opts.btf.funcInfo } : {}),
+      ...(btf ? { btfFd, funcInfo: btf.funcInfo } : {}),
     });
     const loadS = Number(process.hrtime.bigint() - t0) / 1e9;
     fd = loaded.fd;
