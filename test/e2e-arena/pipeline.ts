@@ -1,7 +1,8 @@
 // test/e2e-arena — the run pipeline with an arena the test owns across runs (user-side accesses between runs):
 // front end → JIT → Engine, composed as `bpfjit run` composes it (an arena map pointer, engine call addresses).
 import type { Arena } from '../../src/arena/index.js';
-import { Engine, LAYOUT, type RunResult } from '../../src/emu/index.js';
+import { BpfMap, Engine, LAYOUT, type RunResult } from '../../src/emu/index.js';
+import type { BpfMapSpec } from '../../src/loader/index.js';
 import type { RunEnv } from '../../src/env.js';
 import type { Program } from '../../src/isa/insn.js';
 import { frontEnd } from '../../src/jit/frontend/index.js';
@@ -15,11 +16,24 @@ export interface Loaded {
   close(): void;
 }
 
-/** Compiles `prog` for `arena` on a new engine; only programs without maps other than the arena. */
-export function load(prog: Program, env: RunEnv, arena: Arena): Loaded {
+/** Compiles `prog` for `arena` on a new engine, with an ELF object's other maps (array/hash) in guest memory. */
+export function load(prog: Program, env: RunEnv, arena: Arena, objMaps: readonly BpfMapSpec[] = []): Loaded {
   const engine = new Engine();
   try {
+    const maps = new Map<number, BpfMap>();
+    for (const m of objMaps) {
+      if (m.kind === 'arena') continue;
+      if (m.kind !== 'array' && m.kind !== 'hash') throw new Error(`map ${m.name}: ${m.kind} not supported here`);
+      const map = engine.addMap({ kind: m.kind, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries });
+      if (m.initialValue) map.update(new Uint8Array(4), m.initialValue, 0n);
+      maps.set(m.index, map);
+    }
     const fe = frontEnd(prog, {
+      resolveMap: (index, what) => {
+        const map = maps.get(index);
+        if (!map) throw new Error(`map ${index} is not defined`);
+        return what.kind === 'map' ? map.ptr : map.valueAddr(0) + BigInt(what.off);
+      },
       callBase: engine.callBase,
       resolveCall: (c) =>
         c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
