@@ -83,6 +83,8 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
     callBase,
     kernVmStart: opts.kernVmStart ?? 0n,
     userVmStart: opts.userVmStart ?? 0n,
+    userVmHi: Number(((opts.userVmStart ?? 0n) >> 32n) & 0xffffffffn),
+    arena: (opts.kernVmStart ?? 0n) !== 0n,
     bmi2: opts.bmi2 ?? true,
     thisCpuOff: opts.thisCpuOff ?? build?.thisCpuOff ?? JIT_DEFAULTS.thisCpuOff,
     returnThunk: opts.returnThunk ?? build?.returnThunk ?? 0n,

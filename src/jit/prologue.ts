@@ -33,7 +33,7 @@ export function emitPrologue(st: FnState): void {
   s.put3(0x48, 0x89, 0xe5);
   if (depth !== 0) a.sub_rsp_imm32(roundUp8(depth));
   if (st.fn.tailCallReachable) emitTailCallPrologue(st, isSubprog);
-  const arena = st.prog.kernVmStart !== 0n;
+  const arena = st.prog.arena;
   if (arena) a.push(ARENA_BASE);
   for (let k = 0; k < 4; k++) if ((st.fn.calleeSaved >> k) & 1) a.push(CALLEE_SAVED[k]!);
   if (arena) {
@@ -67,7 +67,7 @@ function emitTailCallPrologue(st: FnState, isSubprog: boolean): void {
 export function emitEpilogue(st: FnState): void {
   const a = st.a;
   for (let k = 3; k >= 0; k--) if ((st.fn.calleeSaved >> k) & 1) a.pop(CALLEE_SAVED[k]!);
-  if (st.prog.kernVmStart !== 0n) a.pop(ARENA_BASE);
+  if (st.prog.arena) a.pop(ARENA_BASE);
   a.leave();
   emitReturn(st);
 }

@@ -113,7 +113,7 @@ function lowerCastUser(st: FnState, dst: number, src: number): void {
   const a = st.a;
   if (dst !== src) a.mov_rr(false, dst, src);
   a.shift_ri(Shift.SHL, true, dst, 32);
-  a.alu_ri32(Alu.OR, true, dst, Number((st.prog.userVmStart >> 32n) & 0xffffffffn));
+  a.alu_ri32(Alu.OR, true, dst, st.prog.userVmHi);
   a.shift_ri(Shift.ROL, true, dst, 32);
   a.alu_rr(Alu.XOR, true, AUX, AUX);
   a.test_rr(false, dst, dst);

@@ -27,6 +27,10 @@ export interface ProgConsts {
   /** 0n when the program has no arena. */
   readonly kernVmStart: bigint;
   readonly userVmStart: bigint;
+  /** Upper 32 bits of userVmStart (the cast-to-user `or` immediate), computed once. */
+  readonly userVmHi: number;
+  /** Whether the program has an arena (kernVmStart !== 0n). */
+  readonly arena: boolean;
   readonly bmi2: boolean;
   /** Address (low 32 bits) of the per-CPU `this_cpu_off`, for the per-CPU address move. */
   readonly thisCpuOff: number;

@@ -24,7 +24,7 @@ export function loadTailCallCntPtr(st: FnState): void {
 function popAll(st: FnState): void {
   const a = st.a;
   for (let k = 3; k >= 0; k--) if ((st.fn.calleeSaved >> k) & 1) a.pop(CALLEE_SAVED[k]!);
-  if (st.prog.kernVmStart !== 0n) a.pop(ARENA_BASE);
+  if (st.prog.arena) a.pop(ARENA_BASE);
   a.pop(Gpr.RAX);
   a.pop(Gpr.RAX);
   if (st.fn.stackDepth !== 0) {
