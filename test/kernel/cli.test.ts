@@ -2,6 +2,7 @@
 // corpus, and the "bpf() not permitted" path (forced with BPFJIT_NO_BPF=1, and as an unprivileged user).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { kernelCmd } from '../../src/cli/kernel.js';
@@ -48,13 +49,50 @@ describe('bpf() not permitted', () => {
   });
 
   const dist = join(REPO_ROOT, 'dist/cli/main.js');
-  const canDrop = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && existsSync(dist);
-  if (!canDrop) console.log('test/kernel/cli: unprivileged-user case SKIPPED (needs root, setpriv and a built dist/)');
-  test.skipIf(!canDrop)('as user nobody: EPERM in one line, exit 3', () => {
-    const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist, 'kernel', 'jit', P0], { encoding: 'utf8' });
-    expect(r.status).toBe(3);
+  const FORM = join(REPO_ROOT, 'test/fixtures/forms/calls.s');
+  const ELF = join(REPO_ROOT, 'examples/maps_loop.bpf.o');
+  const DATA = join(REPO_ROOT, 'test/conformance/fixtures/unknown-section.data');
+  // Every command that needs bpf(), as a user runs it (the real process exit code).
+  const COMMANDS: readonly (readonly string[])[] = [
+    ['kernel', 'jit', P0],
+    ['kernel', 'jit', FORM, '--format', 'txt'],
+    ['kernel', 'run', P0, '--json'],
+    ['diff', P0],
+    ['diff', FORM, '--run'],
+    ['diff', ELF, '--prog', 'sum_squares'],
+    ['corpus', 'build', join(tmpdir(), 'bpfjit-never-written'), '--seed', '1', '--count', '1'],
+    ['conformance', DATA, '--engine', 'kernel'],
+  ];
+  const label = (args: readonly string[]) => (args[0] === 'kernel' || args[0] === 'corpus' ? `${args[0]} ${args[1]}` : args[0]!);
+  const expectOneLine = (r: { status: number | null; stdout: string; stderr: string }, args: readonly string[], reason: string) => {
+    expect(r.status, r.stderr).toBe(3);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim()).toMatch(/^bpfjit kernel jit: bpf\(\) not permitted: EPERM \(needs root or CAP_BPF\+CAP_PERFMON\)$/);
+    const lines = r.stderr.trimEnd().split('\n');
+    expect(lines).toHaveLength(1);
+    // (conformance prints the reason without the command prefix)
+    const prefix = args[0] === 'conformance' ? '' : `bpfjit ${label(args)}: `;
+    expect(lines[0]).toBe(`${prefix}bpf() not permitted: ${reason}`);
+  };
+
+  const haveDist = existsSync(dist);
+  if (!haveDist) console.log('test/kernel/cli: command-line not-permitted cases SKIPPED (needs a built dist/)');
+  test.skipIf(!haveDist).each(COMMANDS.map((c) => [c.map((a) => a.replace(`${REPO_ROOT}/`, '')).join(' '), c] as const))('BPFJIT_NO_BPF=1 bpfjit %s: one line, exit 3', (_n, args) => {
+    const r = spawnSync(process.execPath, [dist, ...args], { encoding: 'utf8', env: { ...process.env, BPFJIT_NO_BPF: '1' } });
+    expectOneLine(r, args, 'disabled by BPFJIT_NO_BPF');
+  });
+
+  const canDrop = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv') && haveDist;
+  if (!canDrop) console.log('test/kernel/cli: unprivileged-user cases SKIPPED (needs root, setpriv and a built dist/)');
+  test.skipIf(!canDrop).each(COMMANDS.map((c) => [c.map((a) => a.replace(`${REPO_ROOT}/`, '')).join(' '), c] as const))('as user nobody, bpfjit %s: EPERM in one line, exit 3', (_n, args) => {
+    const env = { ...process.env };
+    delete env.BPFJIT_NO_BPF;
+    const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist, ...args], { encoding: 'utf8', env });
+    expectOneLine(r, args, 'EPERM (needs root or CAP_BPF+CAP_PERFMON)');
+  });
+  test.skipIf(!canDrop)('as user nobody, corpus check (no bpf() needed) still works', () => {
+    const r = spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, dist, 'corpus', 'check', join(FIXTURE_CORPUS_DIR, 'kernel-corpus'), '--no-run'], { encoding: 'utf8' });
+    expect(r.stdout).toMatch(/^JIT byte parity: (\d+)\/\1 identical, 0 differ/);
+    expect(r.status).toBe(0);
   });
 });
 
