@@ -74,7 +74,7 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
   // One function (no bpf-to-bpf calls): the table's facts replace the per-function scans.
   const single = facts.pseudoCalls === 0 && opts.functionStarts === undefined && table.length > 0;
   const { fns, funcOfPc } = single
-    ? { fns: [{ firstPc: 0, endPc: slots, first: 0, end: table.length }], funcOfPc: new Int32Array(slots) }
+    ? { fns: [{ firstPc: 0, endPc: slots, first: 0, end: table.length }], funcOfPc: new Int32Array(0) } // no callees to look up
     : splitFunctions(table, slots, opts.functionStarts);
   const imageBases = fns.map((_, i) => opts.imageBase?.[i] ?? JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
   const callBase = opts.callBase ?? JIT_DEFAULTS.callBase;
@@ -93,7 +93,8 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
     funcOfPc,
   };
   const tcr = single ? [facts.tailCalls > 0] : tailCallReachable(table, fns, funcOfPc);
-  const a = new Assembler(new ByteSink(Math.max(4096, slots * 8)));
+  // Room for the first pass of typical code (5-9 bytes per instruction) without regrowing.
+  const a = new Assembler(new ByteSink(Math.max(4096, slots * 12)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
     let depth = single && facts.directDepth >= 0 ? facts.directDepth : -1;

@@ -40,7 +40,7 @@ export interface ProgConsts {
   readonly tailCall: TailCallLayout;
   /** Image address of each function. */
   readonly imageBases: readonly bigint[];
-  /** Function index owning each slot. */
+  /** Function index owning each slot (empty for a program with one function: no callee to look up). */
   readonly funcOfPc: Int32Array;
 }
 
