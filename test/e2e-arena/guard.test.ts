@@ -67,3 +67,34 @@ describe.skipIf(!avail.ok)('guard-region faults: the running kernel agrees', () 
   });
 });
 if (!avail.ok) test.skip(`guard: kernel comparison ${kernelSkipNote}`, () => {});
+
+// Atomics (PROBE_ATOMIC) that fault in the guard or straddle into a missing page; test/fixtures/arena/guard-atomic.s.
+const fa = fixture('guard-atomic');
+describe('faulting arena atomics and straddling accesses inside the arena', () => {
+  const { code, json } = emuRun(fa);
+  const u64le = (v: bigint): string => Buffer.from(new BigUint64Array([BigInt.asUintN(64, v)]).buffer).toString('hex');
+
+  test('registers kept by faulting atomics, zero from the straddling load, page 1 / page 3 unchanged', () => {
+    expect(code).toBe(0);
+    expect(json!.r0).toBe('0xfffefdfcfbfaf9f8');
+    expect(json!.ctx).toBe(u64le(5n) + u64le(5n) + u64le(-1n) + u64le(0n) + u64le(0xfffefdfcn) + 'ff'.repeat(8));
+    const pattern = Buffer.from(new Uint8Array(4096).map((_, i) => i & 0xff));
+    expect(Buffer.from(page(json!.arenaPages, 1)).equals(pattern)).toBe(true);
+    expect(Buffer.from(page(json!.arenaPages, 3)).equals(pattern)).toBe(true);
+    expect(json!.arenaAllocated).toEqual([0, 1, 3]);
+  });
+
+  test('faults: guard at 4 GiB, and the first byte of missing page 2 (offset 0xffffe000)', () => {
+    expect(json!.arenaFaults.map((a) => [a.insn, a.offset])).toEqual([
+      [6, G4], [8, G4], [11, G4], [15, G4], [21, 0xffffe000], [22, 0xffffe000], [24, 0xffffe000],
+    ]);
+  });
+
+  test.skipIf(!avail.ok)('the running kernel agrees', () => {
+    const k = kernelRun(fa);
+    expect(k.retval).toBe(json!.retval);
+    expect(k.ctx_out).toBe(json!.ctx);
+    expect(k.arena_pages_after).toEqual(json!.arenaPages);
+    expect(k.arena_allocated_after).toEqual(json!.arenaAllocated);
+  });
+});
