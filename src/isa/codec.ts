@@ -4,8 +4,23 @@ import { BpfError, type Diagnostic } from '../errors.js';
 import { LD_IMM64 } from './opcodes.js';
 import type { Insn, Program } from './insn.js';
 
+/** Linux refuses programs over BPF_COMPLEXITY_LIMIT_INSNS (1 M slots) with E2BIG; decode does too by default. */
+export const MAX_PROGRAM_SLOTS = 1_000_000;
+
+export interface DecodeOptions {
+  /** Largest program accepted, in 8-byte slots (default MAX_PROGRAM_SLOTS): protects the host's memory. */
+  readonly maxSlots?: number;
+}
+
 /** Decodes bytecode. Structural problems (size, truncated or malformed ld_imm64) are all reported together. */
-export function decode(bytes: Uint8Array): Program {
+export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): Program {
+  const max = opts.maxSlots ?? MAX_PROGRAM_SLOTS;
+  if (bytes.length > max * 8) {
+    throw new BpfError({
+      byteOffset: max * 8,
+      message: `the program has ${Math.floor(bytes.length / 8)} slots, more than the limit of ${max} (Linux: E2BIG); raise it with the maxSlots option`,
+    });
+  }
   const problems: Diagnostic[] = [];
   if (bytes.length % 8 !== 0) {
     problems.push({
@@ -59,7 +74,7 @@ export function encode(prog: Program): Uint8Array {
   return out;
 }
 
-export function decodeHex(hex: string): Program {
+export function decodeHex(hex: string, opts: DecodeOptions = {}): Program {
   const clean = hex.replace(/\s+/g, '');
   if (!/^[0-9a-fA-F]*$/.test(clean) || clean.length % 2 !== 0) {
     const bad = clean.search(/[^0-9a-fA-F]/);
@@ -68,5 +83,5 @@ export function decodeHex(hex: string): Program {
       message: bad >= 0 ? `invalid hex character '${clean[bad]}'` : 'odd number of hex digits',
     });
   }
-  return decode(Buffer.from(clean, 'hex'));
+  return decode(Buffer.from(clean, 'hex'), opts);
 }
