@@ -1,7 +1,7 @@
 // src/kernel — typed wrappers of the bpf() commands the oracle needs: MAP_CREATE (arena), PROG_LOAD
 // (sleepable syscall programs), OBJ_GET_INFO_BY_FD (images, xlated, ksyms, map ids) and PROG_TEST_RUN.
 // bpf_attr / bpf_prog_info offsets are those of include/uapi/linux/bpf.h (checked with offsetof).
-import { NativeBuffer, SyscallError, bpf, closeFd, withBuffers } from './sys.js';
+import { NativeBuffer, SyscallError, bpf, closeFd, onCpu0, withBuffers } from './sys.js';
 
 export const BpfCmd = { MAP_CREATE: 0, MAP_UPDATE_ELEM: 2, PROG_LOAD: 5, OBJ_GET_INFO_BY_FD: 15, PROG_TEST_RUN: 10, MAP_FREEZE: 22, BTF_LOAD: 18 } as const;
 export const MapType = { ARRAY: 2, ARENA: 33 } as const;
@@ -274,7 +274,7 @@ export interface TestRunResult {
   readonly wallNs: number;
 }
 
-/** BPF_PROG_TEST_RUN of a syscall program with a context. */
+/** BPF_PROG_TEST_RUN of a syscall program with a context, run on CPU 0. */
 export function testRun(fd: number, ctx: Uint8Array): TestRunResult {
   const ctxBuf = NativeBuffer.from(ctx);
   const attr = new NativeBuffer(ATTR_SIZE);
@@ -283,9 +283,12 @@ export function testRun(fd: number, ctx: Uint8Array): TestRunResult {
     v.setUint32(0, fd, true);
     v.setUint32(40, ctx.length, true);
     v.setBigUint64(48, ctx.length ? ctxBuf.addr : 0n, true);
-    const t0 = process.hrtime.bigint();
-    bpf(BpfCmd.PROG_TEST_RUN, attr, 'BPF_PROG_TEST_RUN');
-    const wallNs = Number(process.hrtime.bigint() - t0);
+    // On CPU 0, as the emulator: bpf_get_smp_processor_id and per-CPU reads give the same CPU.
+    const wallNs = onCpu0(() => {
+      const t0 = process.hrtime.bigint();
+      bpf(BpfCmd.PROG_TEST_RUN, attr, 'BPF_PROG_TEST_RUN');
+      return Number(process.hrtime.bigint() - t0);
+    });
     return { retval: v.getUint32(4, true), ctxOut: ctxBuf.copy(), wallNs };
   });
 }

@@ -44,11 +44,14 @@ export interface Generated {
   readonly nondeterministic: readonly string[];
 }
 
-/** [name, id, result varies between runs]: helpers a sleepable syscall program may call without arguments. */
-const HELPERS: readonly (readonly [string, number, boolean])[] = [
+/**
+ * [name, id, result varies between runs]: helpers a sleepable syscall program may call without arguments.
+ * 'cpu': the current CPU, which the oracle pins to CPU 0 (the emulator's) for the run: reproducible.
+ */
+const HELPERS: readonly (readonly [string, number, boolean | 'cpu'])[] = [
   ['bpf_ktime_get_ns', 5, true],
   ['bpf_get_prandom_u32', 7, true],
-  ['bpf_get_smp_processor_id', 8, true], // inlined by the verifier (per-CPU read)
+  ['bpf_get_smp_processor_id', 8, 'cpu'], // inlined by the verifier (per-CPU read)
   ['bpf_get_numa_node_id', 42, false],
   ['bpf_jiffies64', 118, true], // inlined by the verifier
   ['bpf_ktime_get_boot_ns', 125, true],
@@ -267,8 +270,8 @@ class Gen {
     const [name, id, varies] = this.r.pick(HELPERS);
     this.count(`helper_${name.slice(4)}`);
     const out: Raw[] = [ins(Class.JMP | JmpOp.CALL, 0, 0, 0, id), ...this.reinit([1, 2, 3, 4, 5])];
-    if (varies && this.r.chance(0.5)) out.push(...this.reinit([0]));
-    else if (varies && !this.nondeterministic.includes(`helper:${name}`)) this.nondeterministic.push(`helper:${name}`);
+    if (varies !== false && this.r.chance(0.5)) out.push(...this.reinit([0]));
+    else if (varies === true && !this.nondeterministic.includes(`helper:${name}`)) this.nondeterministic.push(`helper:${name}`);
     return out;
   }
 

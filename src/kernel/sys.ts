@@ -43,6 +43,8 @@ interface Libc {
   mmap: (addr: bigint, len: number, prot: number, flags: number, fd: number, off: number) => NativePtr;
   munmap: (addr: NativePtr, len: number) => number;
   close: (fd: number) => number;
+  getAffinity: (pid: number, size: number, mask: NativePtr) => number;
+  setAffinity: (pid: number, size: number, mask: NativePtr) => number;
 }
 
 let libc: Libc | null = null;
@@ -55,6 +57,8 @@ function lib(): Libc {
     mmap: h.func('void *mmap(uintptr_t addr, size_t len, int prot, int flags, int fd, long off)') as Libc['mmap'],
     munmap: h.func('int munmap(void *addr, size_t len)') as Libc['munmap'],
     close: h.func('int close(int fd)') as Libc['close'],
+    getAffinity: h.func('int sched_getaffinity(int pid, size_t size, void *mask)') as Libc['getAffinity'],
+    setAffinity: h.func('int sched_setaffinity(int pid, size_t size, void *mask)') as Libc['setAffinity'],
   };
   return libc;
 }
@@ -106,6 +110,27 @@ export function bpf(cmd: number, attr: NativeBuffer, op: string): number {
   const r = Number(l.syscall(SYS_BPF, 'int', cmd, 'void *', attr.ptr, 'uint', attr.size));
   if (r < 0) throw new SyscallError(op, koffi.errno());
   return r;
+}
+
+const CPU_SET_BYTES = 128;
+
+/**
+ * Runs fn with the calling thread pinned to CPU 0 (then restores its CPU set), so that what a program reads
+ * of "the current CPU" is reproducible (the emulator is CPU 0). Runs fn unpinned where CPU 0 is not allowed.
+ */
+export function onCpu0<T>(fn: () => T): T {
+  const l = lib();
+  const old = new NativeBuffer(CPU_SET_BYTES);
+  const cpu0 = new NativeBuffer(CPU_SET_BYTES);
+  return withBuffers([old, cpu0], () => {
+    cpu0.bytes[0] = 1;
+    const pinned = l.getAffinity(0, CPU_SET_BYTES, old.ptr) === 0 && l.setAffinity(0, CPU_SET_BYTES, cpu0.ptr) === 0;
+    try {
+      return fn();
+    } finally {
+      if (pinned) l.setAffinity(0, CPU_SET_BYTES, old.ptr);
+    }
+  });
 }
 
 export function closeFd(fd: number): void {

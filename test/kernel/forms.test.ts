@@ -9,7 +9,9 @@ import { diffCmd } from '../../src/cli/diff.js';
 import { parse } from '../../src/isa/parse.js';
 import { decode, encode } from '../../src/isa/codec.js';
 import { parseEnv } from '../../src/env.js';
-import { bpfAvailability, runInKernel } from '../../src/kernel/index.js';
+import { bpfAvailability, resolveXlated, runInKernel, type KernelRecord } from '../../src/kernel/index.js';
+import { jitOptionsFor } from '../../src/cli/kernel.js';
+import { jit } from '../../src/jit/index.js';
 import { REPO_ROOT } from '../helpers/corpus.js';
 
 const DIR = join(REPO_ROOT, 'test/fixtures/forms');
@@ -135,5 +137,27 @@ describe('instruction-form fixtures', () => {
     const obj = join(REPO_ROOT, 'examples/maps_loop.bpf.o');
     await expect(Promise.resolve().then(() => diffCmd.run([obj]))).rejects.toThrow(/choose one with --prog NAME: sum_squares/);
     await expect(Promise.resolve().then(() => diffCmd.run([obj, '--prog', 'xdp_count']))).rejects.toThrow(/SEC\("xdp"\) \(xdp\); the kernel oracle loads syscall programs only/);
+  });
+});
+
+// What this host's kernel made of each fixture and example (`bpfjit kernel jit` output, recorded): without
+// bpf(), the dump + image give xlated_resolved again, and bpfjit's JIT of it is the kernel's image.
+const RECORDED = join(DIR, 'recorded');
+describe('recorded kernel output of the fixtures and examples (no bpf() needed)', () => {
+  const names = readdirSync(RECORDED).filter((f) => f.endsWith('.kernel.json')).sort();
+  test('the records are there (10 fixtures, 5 example programs)', () => expect(names).toHaveLength(15));
+  test.each(names)('%s: xlated_resolved from dump + image, and bpfjit reproduces the image', (n) => {
+    const rec = JSON.parse(readFileSync(join(RECORDED, n), 'utf8')) as KernelRecord;
+    const r = resolveXlated({
+      xlated: Buffer.from(rec.xlated, 'hex'),
+      jited: Buffer.from(rec.jited, 'hex'),
+      funcLens: rec.func_lens,
+      userVmStart: rec.user_vm_start === null ? null : BigInt(rec.user_vm_start),
+      ksyms: rec.ksyms.map((k) => BigInt(k)),
+    });
+    expect(r.notes.filter((x) => !x.includes('kept as the loaded address'))).toEqual([]);
+    expect(Buffer.from(r.xlatedResolved).toString('hex')).toBe(rec.xlated_resolved);
+    const ours = Buffer.concat(jit(decode(r.xlatedResolved), jitOptionsFor(rec)).functions.map((f) => Buffer.from(f.image)));
+    expect(ours.toString('hex')).toBe(rec.jited);
   });
 });
