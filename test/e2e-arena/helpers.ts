@@ -90,3 +90,22 @@ export function kernelRun(f: Fixture, env: RunEnv = f.env): KernelRecord {
 export function page(pages: Record<string, string>, pg: number): Uint8Array {
   return new Uint8Array(Buffer.from(pages[String(pg)] ?? '00'.repeat(4096), 'hex'));
 }
+
+/** runCli for commands whose run() is async (diff). */
+export async function runCliAsync(argv: readonly string[], cmd: Command): Promise<Captured> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((s: unknown) => void out.push(String(s)));
+  const error = vi.spyOn(console, 'error').mockImplementation((s: unknown) => void err.push(String(s)));
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: unknown) => {
+    out.push(...String(s).replace(/\n$/, '').split('\n'));
+    return true;
+  });
+  try {
+    return { code: await cmd.run([...argv]), out, err };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
