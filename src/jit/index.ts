@@ -6,7 +6,8 @@
 import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
-import { TAIL_CALL, TAIL_CALL_UNDECIDED, type InsnTable, insnTable, insnTableFromBytes } from './table.js';
+import { TAIL_CALL, TAIL_CALL_UNDECIDED, type InsnTable, insnTable, insnTableFromBytes, tableBytes } from './table.js';
+import { release, take } from './scratch.js';
 import { DEFAULT_TAIL_CALL_LAYOUT, knownKernel } from './kernels.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
 import { analyzeFunction } from './stack.js';
@@ -60,13 +61,23 @@ export interface JitResultEx extends JitResult {
 
 /** JITs every function of a kernel-xlated program. Throws BpfError `insn N: reason` for bad input. */
 export function jit(prog: Program, opts: JitExtraOptions = {}): JitResultEx {
-  return jitTable(insnTable(prog), prog.slots, opts);
+  const mem = take(tableBytes(prog.insns.length));
+  try {
+    return jitTable(insnTable(prog, mem), prog.slots, opts);
+  } finally {
+    release(mem);
+  }
 }
 
 /** The same from raw little-endian bytecode, without decoding into Insn objects (large programs). */
 export function jitBytecode(bytes: Uint8Array, opts: JitExtraOptions = {}): JitResultEx {
-  const { table, slots } = insnTableFromBytes(bytes);
-  return jitTable(table, slots, opts);
+  const mem = take(tableBytes(bytes.length >> 3));
+  try {
+    const { table, slots } = insnTableFromBytes(bytes, mem);
+    return jitTable(table, slots, opts);
+  } finally {
+    release(mem);
+  }
 }
 
 function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitResultEx {
@@ -94,7 +105,8 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
   };
   const tcr = single ? [facts.tailCalls > 0] : tailCallReachable(table, fns, funcOfPc);
   // Room for the first pass of typical code (5-9 bytes per instruction) without regrowing.
-  const a = new Assembler(new ByteSink(Math.max(4096, slots * 12)));
+  const sinkMem = take(Math.max(4096, slots * 12));
+  const a = new Assembler(new ByteSink(new Uint8Array(sinkMem)));
   const multi = fns.length > 1;
   const functions: JitFunctionEx[] = fns.map((fn, index) => {
     let depth = single && facts.directDepth >= 0 ? facts.directDepth : -1;
@@ -124,6 +136,9 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
       passes: out.passes,
     };
   });
+  // The sink ends with a first-pass buffer (the one given, or a larger one it grew into): reuse it.
+  release(a.s.buf.buffer as ArrayBuffer);
+  if (a.s.buf.buffer !== sinkMem) release(sinkMem);
   return { functions, passes: Math.max(0, ...functions.map((f) => f.passes)) };
 }
 

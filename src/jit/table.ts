@@ -90,17 +90,32 @@ export interface Cursor {
   imm2: number;
 }
 
-function newTable(n: number): InsnTable {
+/** Bytes of a table of n instructions (see newTable). */
+export function tableBytes(n: number): number {
+  return n * 22 + 8;
+}
+
+/** A table of n instructions carved out of `mem` (tableBytes(n) bytes; every field is written for every
+ *  instruction while the table is built, so its previous contents do not matter). */
+function newTable(n: number, mem: ArrayBuffer): InsnTable {
+  const a4 = (n * 4 + 7) & ~7;
+  const a2 = (n * 2 + 7) & ~7;
+  let at = 0;
+  const take = (bytes: number): number => {
+    const start = at;
+    at += bytes;
+    return start;
+  };
   return {
     length: n,
-    pc: new Int32Array(n),
-    code: new Uint8Array(n),
-    dst: new Uint8Array(n),
-    src: new Uint8Array(n),
-    off: new Int16Array(n),
-    imm: new Int32Array(n),
-    imm2: new Int32Array(n),
-    variable: new Uint8Array(n),
+    pc: new Int32Array(mem, take(a4), n),
+    imm: new Int32Array(mem, take(a4), n),
+    imm2: new Int32Array(mem, take(a4), n),
+    off: new Int16Array(mem, take(a2), n),
+    code: new Uint8Array(mem, take(n), n),
+    dst: new Uint8Array(mem, take(n), n),
+    src: new Uint8Array(mem, take(n), n),
+    variable: new Uint8Array(mem, take(n), n),
     facts: { pseudoCalls: 0, tailCalls: 0, calleeSaved: 0, directDepth: 0 },
   };
 }
@@ -120,9 +135,9 @@ function calleeSavedOf(regs: number): number {
   return (regs >> 6) & 0xf;
 }
 
-export function insnTable(prog: Program): InsnTable {
+export function insnTable(prog: Program, mem?: ArrayBuffer): InsnTable {
   const n = prog.insns.length;
-  const t = newTable(n);
+  const t = newTable(n, mem !== undefined && mem.byteLength >= tableBytes(n) ? mem : new ArrayBuffer(tableBytes(n)));
   const { pc, code, dst, src, off, imm, imm2 } = t;
   const insns = prog.insns;
   const variable = t.variable;
@@ -140,8 +155,8 @@ export function insnTable(prog: Program): InsnTable {
     src[i] = sr;
     off[i] = o;
     imm[i] = insn.imm;
-    if (c === LD_IMM64) imm2[i] = insn.imm2 ?? 0;
-    else if (c === CALL || c === TAIL_CALL) c = noteCall(t, i);
+    imm2[i] = c === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
+    if (c === CALL || c === TAIL_CALL) c = noteCall(t, i);
     variable[i] = EMIT_CLASS[c]!;
     regs |= (1 << d) | (1 << sr);
     if (depth >= 0) depth = directStep(c, d, sr, o, depth);
@@ -155,14 +170,14 @@ export function insnTable(prog: Program): InsnTable {
  * The same table straight from little-endian bytecode, without building Insn objects (the fast path
  * for large programs). Structural problems are reported like `decode` reports them.
  */
-export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots: number } {
+export function insnTableFromBytes(bytes: Uint8Array, mem?: ArrayBuffer): { table: InsnTable; slots: number } {
   if (bytes.length % 8 !== 0) {
     throw new BpfError({ byteOffset: bytes.length - (bytes.length % 8), message: `file size ${bytes.length} is not a multiple of 8` });
   }
   const slots = bytes.length / 8;
   let n = 0;
   for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
-  const t = newTable(n);
+  const t = newTable(n, mem !== undefined && mem.byteLength >= tableBytes(n) ? mem : new ArrayBuffer(tableBytes(n)));
   const { pc, code: codes, dst, src, off, imm, imm2, variable } = t;
   let depth = 0;
   let regs = 0;
@@ -179,6 +194,7 @@ export function insnTableFromBytes(bytes: Uint8Array): { table: InsnTable; slots
     const o = view.getInt16(b + 2, true);
     off[i] = o;
     imm[i] = view.getInt32(b + 4, true);
+    imm2[i] = 0;
     if (code === LD_IMM64) {
       if (p + 1 >= slots) throw new BpfError({ insn: p, message: 'truncated ld_imm64: the second slot is missing' });
       if (bytes[b + 8] !== 0 || bytes[b + 9] !== 0 || view.getInt16(b + 10, true) !== 0) {

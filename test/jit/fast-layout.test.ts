@@ -114,6 +114,17 @@ describe('fast layout = literal kernel passes', () => {
     expect(comparable(fast)).toEqual(comparable(full));
   });
 
+  test('results do not share memory with later calls (scratch buffers are reused between calls)', () => {
+    const a = randomProgram(7, 300, true, true);
+    const opts: JitExtraOptions = { kernVmStart: 0xffffc90100000000n, userVmStart: 0x100000000n };
+    const first = jit(a, opts);
+    const before = JSON.stringify(comparable(first));
+    jit(randomProgram(8, 2000, true, false), opts);
+    jit(randomProgram(9, 50, false, true), {});
+    expect(JSON.stringify(comparable(first))).toBe(before);
+    expect(JSON.stringify(comparable(jit(a, opts)))).toBe(before);
+  });
+
   const { source, programs } = allPrograms();
   test(`corpus programs (${source})`, () => {
     for (const p of programs) {

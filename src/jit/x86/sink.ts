@@ -12,8 +12,9 @@ export class ByteSink implements CodeSink {
   buf: Uint8Array;
   pos = 0;
 
-  constructor(capacity = 4096) {
-    this.buf = new Uint8Array(capacity);
+  /** A capacity, or a buffer to write into (its contents are overwritten as code is emitted). */
+  constructor(capacity: number | Uint8Array = 4096) {
+    this.buf = typeof capacity === 'number' ? new Uint8Array(capacity) : capacity;
   }
 
   /** Makes room for n more bytes. */
