@@ -33,7 +33,7 @@ const corpusDirs = values.corpus ?? [
 const log = (s) => console.log(`[${s.seconds.toFixed(0)} s] ${s.programs} programs, ${s.failures.length} failures, ${s.refused} refused`);
 const diff = fuzz({ seconds: seconds * (1 - share), seed, corpusDirs, outDir: values.out, onProgress: log });
 console.log(`differential: ${diff.programs} programs (${diff.generated} generated, ${diff.mutated} mutated corpus) in ${diff.seconds.toFixed(1)} s: ` +
-  `${diff.same} equal (same fault: ${JSON.stringify(diff.faults)}), ${diff.refused} refused by the front end, explained: ${JSON.stringify(diff.explained)}, ${diff.failures.length} divergences/crashes`);
+  `${diff.same} equal (same fault: ${JSON.stringify(diff.faults)}), ${diff.refused} refused by the front end, ${diff.inconclusive} inconclusive (one side hit its limit), explained: ${JSON.stringify(diff.explained)}, ${diff.failures.length} divergences/crashes`);
 for (const f of diff.failures.slice(0, 20)) console.log(`  ${f.verdict}: ${f.origin}: ${f.detail}${f.file ? ` → ${f.file}` : ''}`);
 const corr = corruptionFuzz({ seconds: seconds * share, seed, examplesDir: join(root, 'examples'), corpusDirs });
 console.log(`corruption: ${Object.entries(corr.perFormat).map(([k, n]) => `${k} ${n}`).join(', ')} inputs in ${corr.seconds.toFixed(1)} s: ${corr.failures.length} failures`);

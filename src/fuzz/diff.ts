@@ -5,13 +5,15 @@ import type { RunEnv } from '../env.js';
 import type { Program } from '../isa/insn.js';
 import { Class } from '../isa/opcodes.js';
 import { EditList } from './edit.js';
-import { runInterp, type EmuPath, type Outcome, type RunLimits, FUZZ_LIMITS } from './pipeline.js';
+import { arenaAlu32, runInterp, type EmuPath, type Outcome, type RunLimits, FUZZ_LIMITS } from './pipeline.js';
 
 export type Verdict =
   | { readonly kind: 'same'; readonly fault: string | null }
   /** The front end or JIT refused the program (a clean BpfError): nothing to compare. */
   | { readonly kind: 'refused'; readonly message: string }
   | { readonly kind: 'diverged'; readonly fields: readonly string[]; readonly detail: string }
+  /** One engine hit its limit (time or instruction budget) on a long run the other finished: undecided. */
+  | { readonly kind: 'inconclusive'; readonly detail: string }
   /**
    * A divergence that disappears when the interpreter is given the verifier's rewrite of ALU64 on arena
    * pointers into ALU32 (which the interpreter does not model): the emulator path follows the kernel.
@@ -57,14 +59,14 @@ function describe(emu: Outcome, ref: Outcome, fields: readonly string[]): string
 
 /** Runs both engines on one case and compares r0, ctx, arena pages and fault class. */
 export function check(emu: EmuPath, prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Verdict {
-  let ref: Outcome;
+  let ref: Outcome & { insns: number };
   try {
     ref = runInterp(prog, env, limits);
   } catch (e) {
     if (e instanceof BpfError) return { kind: 'refused', message: e.message };
     return { kind: 'crashed', engine: 'interp', detail: (e as Error).stack ?? String(e) };
   }
-  let got: Outcome & { arenaAlu32: number[] };
+  let got: Outcome;
   try {
     got = emu.run(prog, env, limits);
   } catch (e) {
@@ -73,8 +75,13 @@ export function check(emu: EmuPath, prog: Program, env: RunEnv, limits: RunLimit
   }
   const fields = fieldsDiffer(got, ref);
   if (fields.length === 0) return { kind: 'same', fault: got.fault };
-  if (got.arenaAlu32.length > 0) {
-    const conv = new Set(got.arenaAlu32);
+  // The budgets differ in kind (wall-clock vs instruction count): a limit on one side is only a divergence
+  // (a hang) when the other side finished well within the interpreter's budget.
+  if (ref.fault === 'limit' && got.fault !== 'limit') return { kind: 'inconclusive', detail: `interpreter: ${ref.faultMessage}` };
+  if (got.fault === 'limit' && ref.fault !== 'limit' && ref.insns > limits.maxInsns / 20) return { kind: 'inconclusive', detail: `emulator: ${got.faultMessage}` };
+  const converted = arenaAlu32(prog, env);
+  if (converted.length > 0) {
+    const conv = new Set(converted);
     const patched: Program = { ...prog, insns: prog.insns.map((x) => (conv.has(x.pc) ? { ...x, code: Class.ALU | (x.code & 0xf8) } : x)) };
     try {
       if (fieldsDiffer(got, runInterp(patched, env, limits)).length === 0) {
@@ -94,6 +101,7 @@ function signature(v: Verdict): string {
   if (v.kind === 'diverged') return `diverged ${v.fields.join(',')} ${v.detail.replace(/0x[0-9a-f]+|\d+/gi, 'N')}`;
   if (v.kind === 'crashed') return `crashed ${v.engine} ${v.detail.split('\n')[0]}`;
   if (v.kind === 'explained') return `explained ${v.fields.join(',')}`;
+  if (v.kind === 'inconclusive') return 'inconclusive';
   return v.kind;
 }
 

@@ -50,7 +50,7 @@ export interface Reproducer {
 }
 
 export function reproducer(c: FuzzCase, v: Verdict): Reproducer {
-  const detail = v.kind === 'diverged' ? v.detail : v.kind === 'crashed' ? `${v.engine}: ${v.detail.split('\n').slice(0, 4).join(' | ')}` : v.kind === 'explained' ? v.reason : v.kind;
+  const detail = v.kind === 'diverged' ? v.detail : v.kind === 'crashed' ? `${v.engine}: ${v.detail.split('\n').slice(0, 4).join(' | ')}` : v.kind === 'explained' ? v.reason : v.kind === 'inconclusive' ? v.detail : v.kind;
   return {
     origin: c.origin,
     verdict: v.kind === 'diverged' ? `diverged ${v.fields.join(',')}` : v.kind,
@@ -84,6 +84,8 @@ export interface FuzzStats {
   mutated: number;
   same: number;
   refused: number;
+  /** Long runs where one engine hit its limit and the other finished (not compared). */
+  inconclusive: number;
   /** Refusal messages (numbers replaced by N) and how often. */
   refusals: Record<string, number>;
   /** Divergences explained by a known difference of the interpreter from the kernel, by reason. */
@@ -122,7 +124,7 @@ export function fuzzCase(seed: number, corpusDirs: readonly string[], index: num
 export function fuzz(o: FuzzOptions): FuzzStats {
   const next = caseStream(o.seed, loadCorpus(o.corpusDirs ?? []));
   const emu = new EmuPath();
-  const s: FuzzStats = { programs: 0, generated: 0, mutated: 0, same: 0, refused: 0, refusals: {}, explained: {}, faults: {}, failures: [], seconds: 0 };
+  const s: FuzzStats = { programs: 0, generated: 0, mutated: 0, same: 0, refused: 0, inconclusive: 0, refusals: {}, explained: {}, faults: {}, failures: [], seconds: 0 };
   const seen = new Set<string>();
   const t0 = Date.now();
   let lastProgress = t0;
@@ -136,7 +138,8 @@ export function fuzz(o: FuzzOptions): FuzzStats {
       if (v.kind === 'same') {
         s.same++;
         if (v.fault) s.faults[v.fault] = (s.faults[v.fault] ?? 0) + 1;
-      } else if (v.kind === 'refused') {
+      } else if (v.kind === 'inconclusive') s.inconclusive++;
+      else if (v.kind === 'refused') {
         s.refused++;
         const why = v.message.replace(/\d+/g, 'N').slice(0, 100);
         s.refusals[why] = (s.refusals[why] ?? 0) + 1;

@@ -127,8 +127,8 @@ export function generated(seed: number, index: number): FuzzCase {
 }
 
 /**
- * Instruction indices a mutation may change without leaving what the verifier would accept: those that never
- * saw a stack, context or arena-user pointer in their operands during a reference run (pointer arithmetic
+ * Instruction indices a mutation may change without leaving what the verifier would accept: those that ran in
+ * a reference run and never saw a stack, context or arena-user pointer in their operands (pointer arithmetic
  * other than add/sub is refused by the verifier), and that do not set up a helper's arguments (a size or
  * flags out of range is refused too). Null when the reference run fails.
  */
@@ -142,6 +142,7 @@ export function mutableSites(prog: Program, env: RunEnv): Set<number> | null {
     v >= 0xffff_0000_0000_0000n;
   const index = new Map(prog.insns.map((x, i) => [x.pc, i]));
   const tainted = new Set<number>();
+  const executed = new Set<number>();
   let ran: boolean;
   try {
     const a = arenaOf(env);
@@ -154,6 +155,7 @@ export function mutableSites(prog: Program, env: RunEnv): Set<number> | null {
         maxInsns: 200_000,
         trace: (pc, regs) => {
           const x = prog.insns[index.get(pc)!]!;
+          executed.add(index.get(pc)!);
           if (isPtr(regs[x.dst] ?? 0n) || ((x.code & Src.X) !== 0 && isPtr(regs[x.src] ?? 0n))) tainted.add(index.get(pc)!);
         },
       });
@@ -167,7 +169,7 @@ export function mutableSites(prog: Program, env: RunEnv): Set<number> | null {
   if (!ran) return null;
   const out = new Set<number>();
   prog.insns.forEach((x, i) => {
-    if (tainted.has(i)) return;
+    if (tainted.has(i) || !executed.has(i)) return; // unexecuted: operand kinds unknown
     // A register r1-r5 written shortly before a call is probably one of its arguments.
     if (x.dst >= 1 && x.dst <= 5 && prog.insns.slice(i + 1, i + 9).some((y) => y.code === (Class.JMP | JmpOp.CALL))) return;
     out.add(i);

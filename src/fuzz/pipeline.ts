@@ -1,17 +1,16 @@
 // src/fuzz — the two engines the differential fuzzer compares, each reduced to one call: the Unicorn path
-// (front end → JIT → Engine, composed as `bpfjit run` composes it) and the reference interpreter, both in one
+// (front end → JIT → Engine through src/emu/pipeline.ts, as `bpfjit run` composes it) and the reference interpreter, both in one
 // run environment (ENV.json / corpus sidecar). Outcomes are normalised so they can be compared field by field.
-import { BpfError } from '../errors.js';
 import type { RunEnv } from '../env.js';
 import type { Program } from '../isa/insn.js';
-import { AluOp, Class, LD_IMM64, PseudoLd, Src, insnClass } from '../isa/opcodes.js';
+import { AluOp, Class, Src, insnClass } from '../isa/opcodes.js';
 import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
-import { Engine, LAYOUT, type EmuHelperFn, type RunResult } from '../emu/index.js';
+import { Engine, type EmuHelperFn, type RunResult } from '../emu/index.js';
+import { ARENA_MAP_PTR, compileFor } from '../emu/pipeline.js';
 import { frontEnd } from '../jit/frontend/index.js';
-import { jit, JIT_DEFAULTS } from '../jit/index.js';
+import { JIT_DEFAULTS } from '../jit/index.js';
 import { arenaView, interpret, kfuncsFromTable, LINUX_HELPERS, FIXED_HELPER_VALUES } from '../interp/index.js';
 
-const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n;
 
 /** Coarse fault classes both engines can report. */
 export type FaultClass = 'memory' | 'limit' | 'helper' | 'other';
@@ -63,25 +62,35 @@ function arenaState(a: Arena | null): Pick<Outcome, 'pages' | 'allocated'> {
   return a ? { pages: dumpPages(a), allocated: allocatedPages(a).sort((x, y) => x - y) } : { pages: {}, allocated: [] };
 }
 
-/** ld_imm64 of a BPF function → its image address (the kernel's jit_subprogs does this before the final JIT). */
-function resolveFuncPointers(prog: Program, starts: readonly number[], bases: readonly bigint[]): Program {
-  return {
-    ...prog,
-    insns: prog.insns.map((insn) => {
-      if (insn.code !== LD_IMM64 || insn.src !== PseudoLd.FUNC) return insn;
-      const idx = starts.indexOf(insn.pc + insn.imm + 1);
-      if (idx < 0) throw new BpfError({ insn: insn.pc, message: `ld_imm64 of a function: insn ${insn.pc + insn.imm + 1} does not start a function` });
-      const addr = bases[idx]!;
-      return { ...insn, imm: Number(BigInt.asIntN(32, addr)), imm2: Number(BigInt.asIntN(32, addr >> 32n)) };
-    }),
-  };
+/**
+ * Original slots of ALU64 instructions the front end makes 32-bit: arithmetic on arena pointers, which Linux's
+ * verifier converts (adjust_reg_min_max_vals sets needs_zext for PTR_TO_ARENA; the op is emitted as ALU32).
+ */
+export function arenaAlu32(prog: Program, env: RunEnv): number[] {
+  const arena = arenaOf(env);
+  try {
+    const fe = frontEnd(prog, {
+      callBase: JIT_DEFAULTS.callBase,
+      resolveCall: () => JIT_DEFAULTS.callBase,
+      kfuncs: env.kfuncs,
+      resolveMap: () => 0n,
+      arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
+    });
+    const slotOf = new Map(prog.insns.map((x) => [x.pc, x]));
+    return fe.prog.insns.flatMap((x) => {
+      const orig = fe.origPc[x.pc];
+      const o = orig === undefined || orig < 0 ? undefined : slotOf.get(orig);
+      const cast = (o?.code ?? 0) === (Class.ALU64 | AluOp.MOV | Src.X) && o?.off === 1; // addr_space_cast: its own lowering
+      return o && !cast && insnClass(o.code) === Class.ALU64 && insnClass(x.code) === Class.ALU && (o.code & 0xf8) === (x.code & 0xf8) ? [o.pc] : [];
+    });
+  } finally {
+    arena?.dispose();
+  }
 }
 
 /** A program loaded on an engine, ready to run (see EmuPath.prepare). */
 export interface Prepared {
   readonly engine: Engine;
-  /** Original slots of ALU64 instructions the front end made 32-bit (arithmetic on arena pointers). */
-  readonly arenaAlu32: number[];
   run(limits?: RunLimits): Outcome & { raw: RunResult };
   release(): void;
 }
@@ -101,78 +110,39 @@ export class EmuPath {
   }
 
   /** Front end → JIT → Engine. Bad input (the front end or JIT refusing) throws BpfError. */
-  run(prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Outcome & { raw: RunResult; arenaAlu32: number[] } {
+  run(prog: Program, env: RunEnv, limits: RunLimits = FUZZ_LIMITS): Outcome & { raw: RunResult } {
     const p = this.prepare(prog, env);
     try {
-      return { ...p.run(limits), arenaAlu32: p.arenaAlu32 };
+      return p.run(limits);
     } finally {
       p.release();
     }
   }
 
   /**
-   * Compiles and loads a program on this path's engine with a fresh arena from `env`; `run` may be called
-   * repeatedly (the arena keeps its state between runs); `release` unloads it and frees the arena.
+   * Compiles and loads a program on this path's engine (src/emu/pipeline.ts, as `bpfjit run` does) with a
+   * fresh arena from `env`; `run` may be called repeatedly (the arena keeps its state between runs);
+   * `release` unloads it and frees the arena.
    */
   prepare(prog: Program, env: RunEnv): Prepared {
     const engine = this.get();
-    const arena = arenaOf(env);
-    let loaded = false;
-    const release = (): void => {
-      if (loaded) {
+    const c = compileFor(engine, prog, { env });
+    const arena = c.arena;
+    const ctx = new Uint8Array(Buffer.from(env.ctx, 'hex'));
+    return {
+      engine,
+      run: (limits = FUZZ_LIMITS) => {
+        const r = engine.run({ ctx, timeoutMs: limits.timeoutMs });
+        const f = r.fault;
+        const fault: FaultClass | null = !f ? null : f.kind === 'read' || f.kind === 'write' ? 'memory' : f.kind === 'timeout' || f.kind === 'insn-limit' ? 'limit' : f.kind === 'helper' ? 'helper' : 'other';
+        return { r0: f ? 0n : r.r0, ctx: Buffer.from(r.ctx).toString('hex'), ...arenaState(arena), fault, faultMessage: f ? f.message : null, raw: r };
+      },
+      release: () => {
         engine.setArena(null);
         engine.unload();
-      }
-      arena?.dispose();
+        arena?.dispose();
+      },
     };
-    try {
-      const fe = frontEnd(prog, {
-        callBase: engine.callBase,
-        resolveCall: (c) =>
-          c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
-        kfuncs: env.kfuncs,
-        arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
-        jiffiesAddr: engine.inlineSymbols.jiffies,
-        cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
-      });
-      // ALU64 on an arena pointer: the verifier makes it 32-bit (needs_zext in adjust_reg_min_max_vals).
-      const slotOf = new Map(prog.insns.map((x) => [x.pc, x]));
-      const arenaAlu32 = fe.prog.insns.flatMap((x) => {
-        const orig = fe.origPc[x.pc];
-        const o = orig === undefined || orig < 0 ? undefined : slotOf.get(orig);
-        const cast = (o?.code ?? 0) === (Class.ALU64 | AluOp.MOV | Src.X) && o?.off === 1; // addr_space_cast: its own lowering
-        return o && !cast && insnClass(o.code) === Class.ALU64 && insnClass(x.code) === Class.ALU && (o.code & 0xf8) === (x.code & 0xf8) ? [o.pc] : [];
-      });
-      const starts = fe.functions.map((f) => f.firstPc);
-      const bases = starts.map((_, i) => JIT_DEFAULTS.imageBase + BigInt(i) * 0x10000n);
-      const result = jit(resolveFuncPointers(fe.prog, starts, bases), {
-        imageBase: bases,
-        functionStarts: starts,
-        callBase: engine.callBase,
-        kernVmStart: arena?.kernVmStart,
-        userVmStart: arena?.userVmStart,
-        stackDepth: fe.stackDepth,
-        thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
-      });
-      loaded = true;
-      engine.load(result.functions);
-      engine.setArena(arena);
-      const ctx = new Uint8Array(Buffer.from(env.ctx, 'hex'));
-      return {
-        engine,
-        arenaAlu32,
-        run: (limits = FUZZ_LIMITS) => {
-          const r = engine.run({ ctx, timeoutMs: limits.timeoutMs });
-          const f = r.fault;
-          const fault: FaultClass | null = !f ? null : f.kind === 'read' || f.kind === 'write' ? 'memory' : f.kind === 'timeout' || f.kind === 'insn-limit' ? 'limit' : f.kind === 'helper' ? 'helper' : 'other';
-          return { r0: f ? 0n : r.r0, ctx: Buffer.from(r.ctx).toString('hex'), ...arenaState(arena), fault, faultMessage: f ? f.message : null, raw: r };
-        },
-        release,
-      };
-    } catch (e) {
-      release();
-      throw e;
-    }
   }
 
   close(): void {
