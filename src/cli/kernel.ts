@@ -40,6 +40,8 @@ export interface KernelInput {
   readonly name: string;
   /** ELF objects: the object's maps (created in the kernel before the load). */
   readonly maps: readonly KernelMapSpec[];
+  /** ELF objects: names of the maps besides the arena that the program refers to. */
+  readonly otherMapsUsed: readonly string[];
   /** ELF objects with BTF: what the kernel needs for func_info. */
   readonly btf?: { readonly data: Uint8Array; readonly funcInfo: readonly FuncInfo[] };
 }
@@ -70,7 +72,9 @@ export function programAndEnv(path: string, envPath: string | undefined, prog?: 
   }
   const env = src !== undefined ? readEnvFile(src) : obj ? obj.run.env : DEFAULT_ENV;
   const name = obj ? obj.program.name : path.replace(/^.*\//, '').replace(/\.[^.]*$/, '');
-  const base = { bin: encode(obj ? obj.run.program : input.prog), env, name, maps: obj ? obj.run.maps : [] };
+  const maps = obj ? obj.run.maps : [];
+  const otherMapsUsed = obj ? maps.filter((m) => m.kind !== 'arena' && obj.program.mapsUsed.includes(m.index)).map((m) => m.name) : [];
+  const base = { bin: encode(obj ? obj.run.program : input.prog), env, name, maps, otherMapsUsed };
   if (!obj) return base;
   // Callbacks and global functions need BTF func_info, one FUNC per function (as libbpf passes it).
   const fns = obj.program.functions;
