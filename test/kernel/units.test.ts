@@ -6,6 +6,9 @@ import { parseEnv } from '../../src/env.js';
 import { decode } from '../../src/isa/codec.js';
 import { makeProgram } from '../../src/isa/insn.js';
 import { btfFuncIds, kernelText, resolvePlaceholders, verifierReason } from '../../src/kernel/index.js';
+import { minimalFuncBtf, programFunctionStarts } from '../../src/kernel/btf.js';
+import { parseBtf, BtfKind } from '../../src/loader/btf.js';
+import { parse } from '../../src/isa/parse.js';
 
 const env = parseEnv({ arena: { pages: 4, flags: 0, map_extra: 0 }, kfuncs: { '0x101': 'bpf_arena_alloc_pages', '0x102': 'bpf_arena_free_pages' } });
 const ids: Record<string, number> = { bpf_arena_alloc_pages: 1111, bpf_arena_free_pages: 2222 };
@@ -33,6 +36,16 @@ describe('resolvePlaceholders', () => {
   ])('bad placeholder %#', (bad, message) => {
     const prog = makeProgram([{ code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 }, bad, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
     expect(() => resolvePlaceholders(prog, env, 7, btfId)).toThrow(message);
+  });
+  test('ELF objects: other maps by index (the arena keeps 0)', () => {
+    const prog = makeProgram([
+      { code: 0x18, dst: 1, src: 1, off: 0, imm: 2, imm2: 0 },
+      { code: 0x18, dst: 2, src: 2, off: 0, imm: 3, imm2: 16 },
+      { code: 0x18, dst: 3, src: 1, off: 0, imm: 0, imm2: 0 },
+      { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+    ]);
+    const out = decode(resolvePlaceholders(prog, env, 7, btfId, new Map([[2, 20], [3, 30]])).bytes).insns;
+    expect(out.slice(0, 3).map((i) => [i.src, i.imm, i.imm2])).toEqual([[1, 20, 0], [2, 30, 16], [1, 7, 0]]);
   });
   test('an arena reference without an arena', () => {
     const prog = makeProgram([{ code: 0x18, dst: 1, src: 1, off: 0, imm: 0, imm2: 0 }]);
@@ -102,5 +115,22 @@ describe('verifier log', () => {
   });
   test('the reason is the last line that is not a statistic', () => {
     expect(verifierReason(log)).toBe('R0 !read_ok');
+  });
+});
+
+describe('minimalFuncBtf (raw programs with callbacks)', () => {
+  test('one static FUNC per function start: main, bpf-to-bpf callee, callback', () => {
+    const prog = parse('r2 = subprog[cb]\ncall sub\nexit\ncb:\nr0 = 0\nexit\nsub:\nr0 = 1\nexit\n');
+    expect(programFunctionStarts(prog)).toEqual([0, 4, 6]);
+    const { data, funcInfo } = minimalFuncBtf(prog);
+    const btf = parseBtf(data, 0);
+    expect(funcInfo.map((f) => f.insnOff)).toEqual([0, 4, 6]);
+    for (const f of funcInfo) {
+      const t = btf.types[f.typeId]!;
+      expect(t.kind).toBe(BtfKind.FUNC);
+      expect(t.vlen).toBe(0); // static linkage
+      expect(btf.types[t.sizeOrType]!.kind).toBe(BtfKind.FUNC_PROTO);
+    }
+    expect(funcInfo.map((f) => btf.types[f.typeId]!.name)).toEqual(['f0', 'f1', 'f2']);
   });
 });
