@@ -6,7 +6,7 @@ import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
 import { BpfMap, type MapSpec } from './maps.js';
-import { accessSize, firstInvalidInsn } from './locate.js';
+import { firstInvalidInsn } from './locate.js';
 import { AddressSpace, type HookId, type OwnedRegion } from './space.js';
 import { runProgram, type Loaded } from './run.js';
 import type { EngineOptions, RunOptions, RunResult } from './types.js';
@@ -72,8 +72,14 @@ export class Engine {
   onCall: ((name: string, args: readonly bigint[], result: bigint) => void) | null = null;
   /** The current run's handler of unmapped/protected accesses (one permanent hook calls it). */
   onBadAccess: ((type: number, addr: bigint) => boolean) | null = null;
-  /** The current run's check of an arena store/atomic of `size` bytes at `rip`, called before it executes. */
-  onArenaStore: ((rip: bigint, size: number) => void) | null = null;
+  /**
+   * The current run's listener of writes that start in the last 7 bytes of an arena page whose next page is
+   * missing (called before anything is written): Unicorn 2.0.1 splits such a write into bytes and writes the
+   * present part before the missing one faults, where the CPU writes nothing.
+   */
+  onEdgeWrite: ((addr: bigint, size: number) => void) | null = null;
+  /** Write hooks on the last bytes of arena pages (kernel view) whose next page is missing, by page address. */
+  private readonly edgeHooks = new Map<bigint, HookId>();
   /** Whether the translated code carries Unicorn's instruction counter (switching needs a re-translation). */
   countMode = false;
 
@@ -207,10 +213,26 @@ export class Engine {
     if (p.ptr === null) throw new BpfError({ message: 'the arena needs native page memory to be mapped into the emulator' });
     this.space.mapExternal(p.kernAddr, p.ptr, PAGE, RW, `arena page ${p.pgoff} (kernel)`);
     if (p.userAddr !== null) this.space.mapExternal(p.userAddr, p.ptr, PAGE, RW, `arena page ${p.pgoff} (user)`);
+    this.updateEdge(p.kernAddr - BigInt(PAGE));
+    this.updateEdge(p.kernAddr);
+  }
+  /** Keeps a write hook on page `k`'s last 7 bytes exactly while `k` is present and `k + PAGE` is not. */
+  private updateEdge(k: bigint): void {
+    const want = this.space.region(k) !== undefined && this.space.region(k + BigInt(PAGE)) === undefined;
+    const have = this.edgeHooks.get(k);
+    if (want && have === undefined) {
+      const first = k + BigInt(PAGE - 7);
+      this.edgeHooks.set(k, this.space.hookMem(UC.HOOK_MEM_WRITE, (_t, addr, size) => (this.onEdgeWrite?.(addr, size), false), first, first + 6n));
+    } else if (!want && have !== undefined) {
+      this.space.unhook(have);
+      this.edgeHooks.delete(k);
+    }
   }
   private unmapArenaPage(p: ArenaPage): void {
     this.space.unmap(p.kernAddr);
     if (p.userAddr !== null) this.space.unmap(p.userAddr);
+    this.updateEdge(p.kernAddr);
+    this.updateEdge(p.kernAddr - BigInt(PAGE));
   }
   /** Is `addr` inside the arena's kernel area (4 GiB + guards)? */
   inArena(addr: bigint): boolean {
@@ -258,10 +280,7 @@ export class Engine {
       for (const entry of f.extable) {
         const addr = f.imageBase + BigInt(entry.offset);
         extable.set(addr, { func, entry });
-        // Stores and atomics get a real hook: Unicorn 2.0.1 splits an access that crosses into a missing page
-        // into bytes and writes the mapped part, where the CPU faults before writing anything.
-        const size = entry.kind === 'load' ? 0 : accessSize(f.image.subarray(entry.offset, entry.offset + entry.length));
-        exHooks.push(size > 1 ? this.space.hookCode(addr, addr, (a) => this.onArenaStore?.(a, size)) : this.space.hookNoop(addr, addr));
+        exHooks.push(this.space.hookNoop(addr, addr));
       }
     });
     this.space.flushCode();

@@ -1,7 +1,7 @@
 // src/emu — which x86 instruction faulted. After an unmapped access Unicorn reports RIP as the start of the
 // translation block, with registers as they were at the faulting instruction; we decode forward from there and
 // pick the first instruction whose memory operand (explicit or stack) covers the faulting address.
-import { Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, MemorySize, Register } from 'iced-x86';
+import { Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, Register } from 'iced-x86';
 
 /** Reads a general-purpose register by x86 number (0 = rax … 15 = r15). */
 export type RegReader = (x86reg: number) => bigint;
@@ -40,16 +40,6 @@ export function firstInvalidInsn(code: Uint8Array): number {
     ins.free();
     dec.free();
   }
-}
-
-/** Bytes the memory operand of the instruction at the start of `code` accesses (0 without one). */
-export function accessSize(code: Uint8Array): number {
-  const dec = new Decoder(64, code, DecoderOptions.None);
-  const ins = dec.decode();
-  const bits = /(\d+)$/.exec(MemorySize[ins.memorySize] ?? '');
-  ins.free();
-  dec.free();
-  return bits ? Number(bits[1]) / 8 : 0;
 }
 
 /** Disassembles one instruction (for reports). */

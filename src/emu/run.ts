@@ -44,6 +44,12 @@ export function bpfLocation(functions: readonly JitFunction[], addr: bigint): { 
   return { func: null, pc: null };
 }
 
+/** Bytes of a present arena page a page-crossing write is about to overwrite. */
+interface Saved {
+  readonly addr: bigint;
+  readonly bytes: Uint8Array;
+}
+
 interface Pending {
   resume?: { rip: bigint; clearReg: number | null };
   fault?: { type: number; addr: bigint; rip: bigint };
@@ -85,6 +91,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     const ex = loaded.extable.get(rip);
     const isRead = type === UC.MEM_READ_UNMAPPED || type === UC.MEM_READ_PROT;
     const isWrite = type === UC.MEM_WRITE_UNMAPPED || type === UC.MEM_WRITE_PROT;
+    if (pending.resume) return false; // the rest of an access Unicorn split into bytes: one fault per access
     if (ex && (isRead || isWrite) && engine.inArena(addr)) {
       const kern = engine.arenaModel!.kernVmStart;
       const af: ArenaFault = { func: ex.func, pc: ex.entry.pc, kind: isRead ? 'read' : 'write', address: addr, arenaOffset: Number(addr - kern) };
@@ -97,20 +104,13 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     return false;
   };
 
-  // An arena store that crosses from a present page into a missing one (or the guard) faults as a whole on the
-  // CPU: nothing is written. Unicorn would write the present part, so it is skipped here, before it executes.
-  engine.onArenaStore = (rip, size) => {
-    const ex = loaded.extable.get(rip);
-    if (!ex || pending.resume) return;
-    const start = BigInt.asUintN(64, space.uc.regRead(GPR_IDS[ex.entry.addrReg]!) + space.uc.regRead(GPR_IDS[12]!) + BigInt(ex.entry.off));
-    const next = (start | 0xfffn) + 1n;
-    if (start + BigInt(size) <= next || !space.find(start) || space.find(next) || !engine.inArena(next)) return;
-    const kern = engine.arenaModel!.kernVmStart;
-    const af: ArenaFault = { func: ex.func, pc: ex.entry.pc, kind: 'write', address: next, arenaOffset: Number(next - kern) };
-    arenaFaults.push(af);
-    opts.onEvent?.({ kind: 'arena-fault', fault: af });
-    pending = { resume: { rip: rip + BigInt(ex.entry.length), clearReg: ex.entry.clearReg } };
-    space.uc.emuStop();
+  // A write that crosses from a present arena page into a missing one (or the guard) faults as a whole on the
+  // CPU: nothing is written. Unicorn writes the present part first, so its bytes are saved before the write
+  // (the engine's edge hooks) and put back when the exception table resolves the fault.
+  const edge: { saved: Saved | null } = { saved: null };
+  engine.onEdgeWrite = (addr, size) => {
+    const next = (addr | 0xfffn) + 1n;
+    if (addr + BigInt(size) > next && !space.find(next)) edge.saved = { addr, bytes: space.uc.memRead(addr, Number(next - addr)) };
   };
 
   // Trace mode: a hook on every instruction of the images, reporting at each BPF instruction's first byte.
@@ -157,9 +157,12 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   try {
     for (;;) {
       pending = {};
+      edge.saved = null;
       const err = space.uc.emuStart(begin, RETURN_ADDR, 0, count);
       const rip = space.uc.regRead(X86.RIP);
       if (pending.resume) {
+        const back = edge.saved as Saved | null; // set by the hook during emuStart
+        if (back !== null) space.uc.memWrite(back.addr, back.bytes);
         const { rip: next, clearReg } = pending.resume;
         if (clearReg !== null) space.uc.regWrite(GPR_IDS[clearReg]!, 0n);
         begin = next;
@@ -198,7 +201,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   const r0 = space.uc.regRead(X86.RAX);
   const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
   engine.onBadAccess = null;
-  engine.onArenaStore = null;
+  engine.onEdgeWrite = null;
   engine.onCall = null;
   for (const h of traceHooks) space.unhook(h);
   if (traceHooks.length > 0) space.flushCode();

@@ -21,7 +21,7 @@ export type OwnedRegion = Region & { readonly mem: HostMemory };
 type HookSpec =
   | { kind: 'code'; begin: bigint; end: bigint; fn: CodeHookFn }
   | { kind: 'noop'; begin: bigint; end: bigint }
-  | { kind: 'mem'; types: number; fn: MemHookFn };
+  | { kind: 'mem'; types: number; fn: MemHookFn; begin?: bigint; end?: bigint };
 
 export type HookId = number;
 
@@ -93,8 +93,9 @@ export class AddressSpace {
   hookNoop(begin: bigint, end: bigint): HookId {
     return this.addHook({ kind: 'noop', begin, end });
   }
-  hookMem(types: number, fn: MemHookFn): HookId {
-    return this.addHook({ kind: 'mem', types, fn });
+  /** Memory hook on accesses whose start address is in [begin, end] (default: all). */
+  hookMem(types: number, fn: MemHookFn, begin?: bigint, end?: bigint): HookId {
+    return this.addHook({ kind: 'mem', types, fn, begin, end });
   }
   private addHook(spec: HookSpec): HookId {
     const id = this.nextHook++;
@@ -104,7 +105,7 @@ export class AddressSpace {
   private install(spec: HookSpec): ReturnType<Unicorn['hookCode']> {
     if (spec.kind === 'code') return this.uc.hookCode(spec.begin, spec.end, spec.fn);
     if (spec.kind === 'noop') return this.uc.hookCodeNoop(spec.begin, spec.end);
-    return this.uc.hookMem(spec.types, spec.fn);
+    return this.uc.hookMem(spec.types, spec.fn, spec.begin, spec.end);
   }
   unhook(id: HookId): void {
     const h = this.hooks.get(id);
