@@ -99,3 +99,23 @@ describe('faulting arena atomics and straddling accesses inside the arena', () =
     expect(k.arena_allocated_after).toEqual(json!.arenaAllocated);
   });
 });
+
+// Page-crossing stores while the program allocates and frees the neighbour page; test/fixtures/arena/edge-runtime.s.
+const fe = fixture('edge-runtime');
+describe('page-crossing stores around pages the program allocates and frees', () => {
+  const { code, json } = emuRun(fe);
+  test('dropped while page 2 is missing, written while it exists', () => {
+    expect(code).toBe(0);
+    expect(json!.ctx).toBe('88776655' + '00'.repeat(4) + '00'.repeat(8));
+    expect(json!.arenaAllocated).toEqual([1]);
+    const p1 = page(json!.arenaPages, 1);
+    expect(Buffer.from(p1.subarray(0xff8)).toString('hex')).toBe('0000000088776655');
+    expect(json!.arenaFaults.map((a) => [a.insn, a.kind, a.offset])).toEqual([[12, 'write', 0x2000], [32, 'write', 0x2000]]);
+  });
+  test.skipIf(!avail.ok)('the running kernel agrees', () => {
+    const k = kernelRun(fe);
+    expect(k.ctx_out).toBe(json!.ctx);
+    expect(k.arena_pages_after).toEqual(json!.arenaPages);
+    expect(k.arena_allocated_after).toEqual(json!.arenaAllocated);
+  });
+});

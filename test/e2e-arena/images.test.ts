@@ -5,7 +5,7 @@ import { diffCmd } from '../../src/cli/diff.js';
 import { avail, fixture, kernelSkipNote, runCliAsync } from './helpers.js';
 
 const runnable = [
-  fixture('guard'), fixture('guard-atomic'), fixture('allocfull'), fixture('userfault', 'noflag'),
+  fixture('guard'), fixture('guard-atomic'), fixture('edge-runtime'), fixture('allocfull'), fixture('userfault', 'noflag'),
   fixture('nouserconv'), fixture('nouserconv', 'conv'),
 ];
 
