@@ -5,7 +5,10 @@
 import { afterEach, describe, expect, test } from 'vitest';
 import { ArenaFault, arenaFromSpec, allocatedPages, dumpPages, type Arena } from '../../src/arena/index.js';
 import { parse } from '../../src/isa/parse.js';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../helpers/corpus.js';
 import { avail, fixture, kernelRun, kernelSkipNote } from './helpers.js';
 import { load, type Loaded } from './pipeline.js';
 
@@ -79,3 +82,29 @@ describe.skipIf(!avail.ok)('without the flag: the running kernel agrees (prefaul
   });
 });
 if (!avail.ok) test.skip(`userfault: kernel comparison ${kernelSkipNote}`, () => {});
+
+// The same user-side accesses on a live kernel arena, in a child process (the SIGSEGV would kill this one).
+describe.skipIf(!avail.ok)('user-side read of a missing page of a live kernel arena (child process)', () => {
+  const child = (mode: string): ReturnType<typeof spawnSync> =>
+    spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/vite-node/vite-node.mjs'), join(REPO_ROOT, 'test/e2e-arena/segv-child.ts'), mode], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+  test('with BPF_F_SEGV_ON_FAULT: SIGSEGV, as the model throws ArenaFault', () => {
+    const r = child('segv');
+    expect(r.signal).toBe('SIGSEGV');
+  });
+  test('without: the read allocates the page (zeroed), as the model does', () => {
+    const r = child('noflag');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(String(r.stdout).trim().split('\n').at(-1)!)).toEqual({ read: 'zero', allocated: [2] });
+    const arena = arenaFromSpec(noFlag.env.arena!);
+    try {
+      expect(arena.readU64(P2)).toBe(0n);
+      expect(allocatedPages(arena)).toEqual([2]);
+    } finally {
+      arena.dispose();
+    }
+  });
+});
