@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import { diffCmd } from '../../src/cli/diff.js';
+import { kernelCmd } from '../../src/cli/kernel.js';
 import { parse } from '../../src/isa/parse.js';
 import { decode, encode } from '../../src/isa/codec.js';
 import { parseEnv } from '../../src/env.js';
@@ -160,6 +161,18 @@ describe('instruction-form fixtures', () => {
     expect(r.out).toMatch(/^results equal \(retval 112768, ctx, arena pages\)\nidentical \(\d+ bytes\)$/);
     expect(r.code).toBe(0);
   }, 60_000);
+
+  test.skipIf(!avail.ok)("kernel run/jit --prog: the object's maps are set up as libbpf does (.rodata loops = 16 → sum of squares 0..15)", async () => {
+    const obj = join(REPO_ROOT, 'examples/maps_loop.bpf.o');
+    const r = await capture(() => kernelCmd.run(['run', obj, '--prog', 'sum_squares', '--json']));
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ retval: 1240, fault: null });
+    const j = await capture(() => kernelCmd.run(['jit', obj, '--prog', 'sum_squares']));
+    expect(j.code, j.err).toBe(0);
+    const rec = JSON.parse(j.out) as KernelRecord;
+    expect(rec.name).toBe('sum_squares');
+    expect(rec.func_lens).toHaveLength(2); // main + the bpf_loop callback
+  });
 
   test.skipIf(!avail.ok)('an ELF object with several programs needs --prog; non-syscall programs are refused clearly', async () => {
     const obj = join(REPO_ROOT, 'examples/maps_loop.bpf.o');
