@@ -337,11 +337,12 @@ export class Unicorn {
     return this.addHook(UC.HOOK_CODE, callbacks().code, id, begin, end);
   }
   /**
-   * A code hook whose callback is native and does nothing (libc getpid ignores the arguments): its only
-   * effect is that Unicorn syncs RIP before the instruction, so a fault there reports the exact address.
+   * A code hook whose callback is native and does nothing (libc labs reads its first argument and returns;
+   * no system call, unlike getpid): its only effect is that Unicorn syncs RIP before the instruction, so a
+   * fault there reports the exact address.
    */
   hookCodeNoop(begin: bigint, end: bigint): HookRec {
-    if (noopCb === null) noopCb = koffi.address(this.l.dlsym(null, 'getpid'));
+    if (noopCb === null) noopCb = koffi.address(this.l.dlsym(null, 'labs'));
     return this.addHook(UC.HOOK_CODE, noopCb, 0, begin, end);
   }
   hookMem(types: number, fn: MemHookFn, begin = 1n, end = 0n): HookRec {
