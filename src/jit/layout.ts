@@ -6,7 +6,7 @@
 // (jumps, exits, calls) again. Padding passes and tail calls use full re-lowering passes (emitPass).
 
 import { BpfError, insnError } from '../errors.js';
-import { LD_IMM64 } from '../isa/opcodes.js';
+import { Class, JmpOp, LD_IMM64, PseudoCall } from '../isa/opcodes.js';
 import { lowerInsn } from './lower/index.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
@@ -16,6 +16,7 @@ import { type Cursor, Emit, type InsnTable, loadCursor, newCursor } from './tabl
 import { EX_KINDS, exEntry } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 
+const HELPER_CALL = Class.JMP | JmpOp.CALL;
 export const MAX_PASSES = 20;
 export const PADDING_PASSES = MAX_PASSES - 5;
 /** BPF_MAX_INSN_SIZE: no BPF instruction may expand to more bytes. */
@@ -91,6 +92,8 @@ export interface PassBuffers {
   readonly layoutCmp: IntList;
   /** Instructions the image pass lowers again (layout-dependent or with call displacements). */
   readonly relower: IntList;
+  /** Helper and kfunc calls: copied by the image pass, then their rel32 patched (patchCalls). */
+  readonly calls: IntList;
   /** Instructions whose exception-table record the image pass copies, and the records (packEx). */
   readonly exInsns: IntList;
   readonly exRecs: IntList;
@@ -141,7 +144,7 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     firstStart[i - first] = start;
     const emit = variable[i]!;
     if (full) buf.relower.push(i);
-    else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq);
+    else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq, codes[i]!, t.src[i]!);
     if (codes[i] === LD_IMM64) {
       buf.ldImm64.push(local);
       addrs[local + 2] = endPos;
@@ -154,7 +157,7 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
 }
 
 /** First pass, a layout or image instruction: list it for the later passes. */
-function noteVariable(st: FnState, buf: PassBuffers, i: number, emit: number, start: number, exSeq: number): void {
+function noteVariable(st: FnState, buf: PassBuffers, i: number, emit: number, start: number, exSeq: number, code: number, src: number): void {
   if (emit === Emit.LAYOUT) {
     buf.layout.push(i);
     buf.layoutCmp.push(st.jccAt - start);
@@ -163,7 +166,9 @@ function noteVariable(st: FnState, buf: PassBuffers, i: number, emit: number, st
   }
   const rec = st.exSeq === exSeq + 1 ? packEx(st, start) : 0;
   if (rec === 0) {
-    buf.relower.push(i);
+    // A helper or kfunc call is `e8 rel32` whatever its place: copied, then its displacement patched.
+    if (code === HELPER_CALL && src !== PseudoCall.CALL && st.a.s.pos - start === 5 && !Number.isNaN(st.callDelta)) buf.calls.push(i);
+    else buf.relower.push(i);
   } else {
     buf.exInsns.push(i);
     buf.exRecs.push(rec);
@@ -241,11 +246,33 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   if (pos !== expected || s.buf !== out) {
     throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${pos} != ${expected}` });
   }
+  patchCalls(st, t, buf, out);
   copiedExEntries(st, t, first, buf);
   starts.set(addrs);
   const ld = buf.ldImm64;
   for (let j = 0; j < ld.n; j++) starts[ld.a[j]! + 1] = addrs[ld.a[j]! + 2]!;
   return pos;
+}
+
+/** Displacements of the copied helper/kfunc calls: callBase + imm - (end of the call), as lowerCall
+ *  computes them; one out of range is lowered again so that lowerCall reports it. */
+function patchCalls(st: FnState, t: InsnTable, buf: PassBuffers, out: Uint8Array): void {
+  const calls = buf.calls;
+  for (let c = 0; c < calls.n; c++) {
+    const i = calls.a[c]!;
+    const pos = st.addrs[t.pc[i]! - st.fn.firstPc]!;
+    const rel = st.callDelta + t.imm[i]! - (pos + 5);
+    if (rel < -0x80000000 || rel > 0x7fffffff) {
+      st.a.s.pos = pos;
+      loadCursor(t, i, buf.cursor);
+      lowerInsn(st, buf.cursor); // reports the range error
+      continue;
+    }
+    out[pos + 1] = rel;
+    out[pos + 2] = rel >>> 8;
+    out[pos + 3] = rel >>> 16;
+    out[pos + 4] = rel >>> 24;
+  }
 }
 
 /** Exception-table entries of the copied instructions, in address order with any the lowerings made. */
@@ -296,6 +323,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     layout: new IntList(),
     layoutCmp: new IntList(),
     relower: new IntList(),
+    calls: new IntList(),
     exInsns: new IntList(),
     exRecs: new IntList(),
     ldImm64: new IntList(),

@@ -114,6 +114,13 @@ describe('fast layout = literal kernel passes', () => {
     expect(comparable(fast)).toEqual(comparable(full));
   });
 
+  test('a helper call out of rel32 reach is reported in both modes', () => {
+    const prog = makeProgram([ins(0x85, 0, 0, 0, 0x1234), ins(0xb7), ins(0x95)]);
+    const opts: JitExtraOptions = { imageBase: [0xffff000000000000n] };
+    expect(() => jit(prog, opts)).toThrow(/insn 0: call target 0x[0-9a-f]+ is out of rel32 range/);
+    expect(() => jit(prog, { ...opts, fullPasses: true })).toThrow(/insn 0: call target 0x[0-9a-f]+ is out of rel32 range/);
+  });
+
   test('results do not share memory with later calls (scratch buffers are reused between calls)', () => {
     const a = randomProgram(7, 300, true, true);
     const opts: JitExtraOptions = { kernVmStart: 0xffffc90100000000n, userVmStart: 0x100000000n };
