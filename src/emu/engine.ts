@@ -243,12 +243,18 @@ export class Engine {
     return this.arena;
   }
 
-  /** Maps the JIT's images at their image bases (replacing a previous program). */
-  load(functions: readonly JitFunction[]): void {
-    functions.forEach((f, i) => {
-      const bad = firstInvalidInsn(f.image);
-      if (bad >= 0) throw new BpfError({ message: `function ${i}: image byte offset ${bad}: invalid x86 instruction, not run` });
-    });
+  /**
+   * Maps the JIT's images at their image bases (replacing a previous program). Images from elsewhere (a
+   * kernel dump, random bytes) are decoded first, since Unicorn 2.0.1 aborts the process on some invalid
+   * encodings; `trusted` skips that for bpfjit's own JIT output, which contains only what its assembler emits.
+   */
+  load(functions: readonly JitFunction[], opts: { readonly trusted?: boolean } = {}): void {
+    if (opts.trusted !== true) {
+      functions.forEach((f, i) => {
+        const bad = firstInvalidInsn(f.image);
+        if (bad >= 0) throw new BpfError({ message: `function ${i}: image byte offset ${bad}: invalid x86 instruction, not run` });
+      });
+    }
     this.unload();
     const pages = new Set<bigint>();
     for (const f of functions) {

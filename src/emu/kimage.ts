@@ -1,7 +1,8 @@
 // src/emu — the kernel's own JIT image (a corpus kernel.json) as JitFunctions, so the engine can run it and
 // compare with the kernel's results. The exception table is rebuilt from the code: every PROBE_MEM32 access
 // addresses `[reg + r12*1 + disp]` (r12 = kern_vm_start); a load clears its destination on a fault.
-import { Decoder, DecoderOptions, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register } from 'iced-x86';
+import type { Register } from 'iced-x86';
+import { iced } from './iced.js';
 import type { ExEntry, JitFunction } from '../jit/types.js';
 import { decodeHex } from '../isa/codec.js';
 import { Class, Mode, insnClass, insnMode } from '../isa/opcodes.js';
@@ -32,12 +33,12 @@ function probeInsns(xlatedHex: string): { pc: number; ldx: boolean; atomic: bool
 }
 
 function gprNumber(reg: Register): number | null {
-  if (reg >= Register.RAX && reg <= Register.R15) return reg - Register.RAX;
-  if (reg >= Register.EAX && reg <= Register.R15D) return reg - Register.EAX;
-  if (reg >= Register.AX && reg <= Register.R15W) return reg - Register.AX;
-  if (reg >= Register.AL && reg <= Register.R15L) {
+  if (reg >= iced().Register.RAX && reg <= iced().Register.R15) return reg - iced().Register.RAX;
+  if (reg >= iced().Register.EAX && reg <= iced().Register.R15D) return reg - iced().Register.EAX;
+  if (reg >= iced().Register.AX && reg <= iced().Register.R15W) return reg - iced().Register.AX;
+  if (reg >= iced().Register.AL && reg <= iced().Register.R15L) {
     // AL..BL, then SPL..DIL (with REX), R8L..R15L; AH..BH never appear in JIT output.
-    const i = reg - Register.AL;
+    const i = reg - iced().Register.AL;
     return i < 4 ? i : i >= 8 ? i - 4 : null;
   }
   return null;
@@ -45,31 +46,31 @@ function gprNumber(reg: Register): number | null {
 
 /** Exception-table entries of one image: instructions whose memory operand has r12 as index. */
 export function arenaExtable(image: Uint8Array, imageBase: bigint): ExEntry[] {
-  const dec = new Decoder(64, image, DecoderOptions.None);
+  const dec = new (iced().Decoder)(64, image, iced().DecoderOptions.None);
   dec.ip = imageBase;
-  const info = new InstructionInfoFactory();
-  const ins = new Instruction();
+  const info = new (iced().InstructionInfoFactory)();
+  const ins = new (iced().Instruction)();
   const out: ExEntry[] = [];
   try {
     while (dec.canDecode) {
       dec.decodeOut(ins);
       let memOp = -1;
-      for (let i = 0; i < ins.opCount; i++) if (ins.opKind(i) === OpKind.Memory) memOp = i;
-      if (memOp < 0 || ins.memoryIndex !== Register.R12) continue;
+      for (let i = 0; i < ins.opCount; i++) if (ins.opKind(i) === iced().OpKind.Memory) memOp = i;
+      if (memOp < 0 || ins.memoryIndex !== iced().Register.R12) continue;
       const offset = Number(ins.ip - imageBase);
       const addrReg = gprNumber(ins.memoryBase) ?? 0;
       const off = Number(BigInt.asIntN(64, ins.memoryDisplacement));
       let clearReg: number | null = null;
       let kind: ExEntry['kind'] = 'store';
-      if (ins.hasLockPrefix || ins.mnemonic === Mnemonic.Xchg) {
+      if (ins.hasLockPrefix || ins.mnemonic === iced().Mnemonic.Xchg) {
         kind = 'atomic';
-      } else if (memOp === 1 && ins.opKind(0) === OpKind.Register) {
+      } else if (memOp === 1 && ins.opKind(0) === iced().OpKind.Register) {
         kind = 'load';
         clearReg = gprNumber(ins.op0Register);
       }
       const used = info.info(ins).usedMemory();
       for (const m of used) {
-        if (m.access === OpAccess.Read && kind === 'store') kind = 'load';
+        if (m.access === iced().OpAccess.Read && kind === 'store') kind = 'load';
         m.free();
       }
       out.push({ offset, length: ins.length, clearReg, addrReg, off, pc: -1, kind });

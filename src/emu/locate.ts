@@ -1,7 +1,8 @@
 // src/emu — which x86 instruction faulted. After an unmapped access Unicorn reports RIP as the start of the
 // translation block, with registers as they were at the faulting instruction; we decode forward from there and
 // pick the first instruction whose memory operand (explicit or stack) covers the faulting address.
-import { Decoder, DecoderOptions, FlowControl, Formatter, FormatterSyntax, Instruction, InstructionInfoFactory, Register } from 'iced-x86';
+import type { Register } from 'iced-x86';
+import { iced } from './iced.js';
 
 /** Reads a general-purpose register by x86 number (0 = rax … 15 = r15). */
 export type RegReader = (x86reg: number) => bigint;
@@ -16,8 +17,8 @@ export interface Located {
 }
 
 function gpr(reg: Register, regs: RegReader): bigint | null {
-  if (reg >= Register.RAX && reg <= Register.R15) return regs(reg - Register.RAX);
-  if (reg >= Register.EAX && reg <= Register.R15D) return regs(reg - Register.EAX) & 0xffffffffn;
+  if (reg >= iced().Register.RAX && reg <= iced().Register.R15) return regs(reg - iced().Register.RAX);
+  if (reg >= iced().Register.EAX && reg <= iced().Register.R15D) return regs(reg - iced().Register.EAX) & 0xffffffffn;
   return null;
 }
 
@@ -27,8 +28,8 @@ function gpr(reg: Register, regs: RegReader): bigint | null {
  * refuses such images instead of running them.
  */
 export function firstInvalidInsn(code: Uint8Array): number {
-  const dec = new Decoder(64, code, DecoderOptions.None);
-  const ins = new Instruction();
+  const dec = new (iced().Decoder)(64, code, iced().DecoderOptions.None);
+  const ins = new (iced().Instruction)();
   try {
     while (dec.canDecode) {
       const at = dec.position;
@@ -44,10 +45,10 @@ export function firstInvalidInsn(code: Uint8Array): number {
 
 /** Disassembles one instruction (for reports). */
 export function disasm(code: Uint8Array, address: bigint): string {
-  const dec = new Decoder(64, code, DecoderOptions.None);
+  const dec = new (iced().Decoder)(64, code, iced().DecoderOptions.None);
   dec.ip = address;
   const ins = dec.decode();
-  const fmt = new Formatter(FormatterSyntax.Intel);
+  const fmt = new (iced().Formatter)(iced().FormatterSyntax.Intel);
   const text = fmt.format(ins);
   ins.free();
   fmt.free();
@@ -60,11 +61,11 @@ export function disasm(code: Uint8Array, address: bigint): string {
  * stopping after the first control-flow instruction (the end of a translation block).
  */
 export function locateFault(code: Uint8Array, blockStart: bigint, faultAddr: bigint, regs: RegReader, gsBase: bigint): Located {
-  const dec = new Decoder(64, code, DecoderOptions.None);
+  const dec = new (iced().Decoder)(64, code, iced().DecoderOptions.None);
   dec.ip = blockStart;
-  const info = new InstructionInfoFactory();
-  const fmt = new Formatter(FormatterSyntax.Intel);
-  const ins = new Instruction();
+  const info = new (iced().InstructionInfoFactory)();
+  const fmt = new (iced().Formatter)(iced().FormatterSyntax.Intel);
+  const ins = new (iced().Instruction)();
   try {
     for (let n = 0; n < 64 && dec.canDecode; n++) {
       dec.decodeOut(ins);
@@ -72,14 +73,14 @@ export function locateFault(code: Uint8Array, blockStart: bigint, faultAddr: big
       for (const mem of info.info(ins).usedMemory()) {
         const m = { base: mem.base, index: mem.index, scale: mem.scale, disp: mem.displacement, seg: mem.segment };
         mem.free();
-        const base = m.base === Register.RIP || m.base === Register.None ? 0n : gpr(m.base, regs);
-        const index = m.index === Register.None ? 0n : gpr(m.index, regs);
+        const base = m.base === iced().Register.RIP || m.base === iced().Register.None ? 0n : gpr(m.base, regs);
+        const index = m.index === iced().Register.None ? 0n : gpr(m.index, regs);
         if (base === null || index === null) continue;
-        const seg = m.seg === Register.GS ? gsBase : 0n;
+        const seg = m.seg === iced().Register.GS ? gsBase : 0n;
         const ea = BigInt.asUintN(64, BigInt.asUintN(64, m.disp) + base + index * BigInt(m.scale) + seg);
         if (faultAddr >= ea && faultAddr < ea + 64n) return { address: ins.ip, text: fmt.format(ins), exact: true };
       }
-      if (ins.flowControl !== FlowControl.Next) break;
+      if (ins.flowControl !== iced().FlowControl.Next) break;
     }
     return { address: blockStart, text: '', exact: false };
   } finally {

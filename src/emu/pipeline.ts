@@ -132,7 +132,7 @@ export function compileFor(engine: Engine, prog: Program, opts: CompileOptions):
       stackDepth,
       thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
     });
-    engine.load(result.functions);
+    engine.load(result.functions, { trusted: true });
     engine.setArena(arena);
     return { xlated, result, arena, maps };
   } catch (e) {
