@@ -17,8 +17,9 @@ export function kernelBtf(object: Uint8Array): Uint8Array | null {
   const sec = elf.sections.find((s) => s.name === '.BTF');
   if (!sec) return null;
   const btf = parseBtf(sec.data, sec.offset);
-  const out = sec.data.slice();
-  const v = new DataView(out.buffer);
+  // A copy (Buffer#slice would be a view into the whole file) and a view of exactly that copy.
+  const out = new Uint8Array(sec.data);
+  const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   // A stand-in VAR for .ksyms entries (libbpf adds a dummy int var; reusing an existing VAR keeps the type table as is).
   const vars = btf.types.filter((t) => t.kind === BtfKind.VAR);
   for (const t of btf.types) {
