@@ -10,14 +10,14 @@ const ENGINE_HELP = `--engine E      interp (the reference interpreter), unicorn
                   default: unicorn when this build has it, else interp`;
 
 /** The engine to use, or null (after saying why) when it needs bpf() and that is not permitted here. */
-async function pickEngine(value: string | boolean | (string | boolean)[] | undefined) {
+async function pickEngine(value: string | boolean | (string | boolean)[] | undefined, command: string) {
   const engine = await import('../conformance/engine.js');
   try {
     if (typeof value === 'string') return await engine.loadEngine(engine.parseEngineName(value));
     return await engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp');
   } catch (e) {
     if ((e as Error).name !== 'BpfUnavailableError') throw e;
-    console.error((e as Error).message);
+    console.error(`bpfjit ${command}: ${(e as Error).message}`);
     return null;
   }
 }
@@ -64,7 +64,7 @@ tests needing more than is enabled are skipped.
     }
     const runner = await import('../conformance/runner.js');
     const files = runner.listDataFiles(positionals[0]!);
-    const engine = await pickEngine(values.engine);
+    const engine = await pickEngine(values.engine, 'conformance');
     if (engine === null) return Exit.NOT_PERMITTED;
     const results = await runner.runConformance(
       files,
@@ -103,7 +103,7 @@ where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
       elf: { type: 'boolean' },
     });
     if (positionals.length > 1) throw new UsageError('expected at most one argument (the memory as hex bytes)');
-    const engine = await pickEngine(values.engine);
+    const engine = await pickEngine(values.engine, 'conformance-plugin');
     if (engine === null) return Exit.NOT_PERMITTED;
     let stdin: string;
     try {
