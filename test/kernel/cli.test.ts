@@ -69,9 +69,7 @@ describe('bpf() not permitted', () => {
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(1);
-    // (conformance prints the reason without the command prefix)
-    const prefix = args[0] === 'conformance' ? '' : `bpfjit ${label(args)}: `;
-    expect(lines[0]).toBe(`${prefix}bpf() not permitted: ${reason}`);
+    expect(lines[0]).toBe(`bpfjit ${label(args)}: bpf() not permitted: ${reason}`);
   };
 
   const haveDist = existsSync(dist);
