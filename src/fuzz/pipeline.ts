@@ -67,13 +67,17 @@ function arenaState(a: Arena | null): Pick<Outcome, 'pages' | 'allocated'> {
  * verifier converts (adjust_reg_min_max_vals sets needs_zext for PTR_TO_ARENA; the op is emitted as ALU32).
  */
 export function arenaAlu32(prog: Program, env: RunEnv): number[] {
-  const arena = arenaOf(env);
+  let arena: Arena | null = null;
   try {
+    arena = arenaOf(env);
     const fe = frontEnd(prog, {
       callBase: JIT_DEFAULTS.callBase,
       resolveCall: () => JIT_DEFAULTS.callBase,
       kfuncs: env.kfuncs,
       resolveMap: () => 0n,
+      // Inlined helpers need addresses; any will do, only the ALU classes of the output are read.
+      jiffiesAddr: JIT_DEFAULTS.callBase,
+      cpuNumberAddr: 0x1000,
       arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
     });
     const slotOf = new Map(prog.insns.map((x) => [x.pc, x]));
@@ -83,6 +87,8 @@ export function arenaAlu32(prog: Program, env: RunEnv): number[] {
       const cast = (o?.code ?? 0) === (Class.ALU64 | AluOp.MOV | Src.X) && o?.off === 1; // addr_space_cast: its own lowering
       return o && !cast && insnClass(o.code) === Class.ALU64 && insnClass(x.code) === Class.ALU && (o.code & 0xf8) === (x.code & 0xf8) ? [o.pc] : [];
     });
+  } catch {
+    return []; // the front end refused it here: no explanation from this side
   } finally {
     arena?.dispose();
   }
