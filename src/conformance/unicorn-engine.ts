@@ -26,7 +26,8 @@ function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
   if (problems.length > 0) return { ok: false, error: formatDiagnostic(problems[0]!) };
   let engine: Engine;
   try {
-    engine = new Engine();
+    // One run per process (the plugin): Unicorn's own timer is cheaper than starting the watchdog thread.
+    engine = new Engine({ timer: 'unicorn' });
   } catch (e) {
     return { ok: false, error: `the unicorn engine cannot start: ${(e as Error).message}` };
   }

@@ -84,6 +84,7 @@ export class Engine {
   countMode = false;
 
   constructor(opts: EngineOptions = {}) {
+    this.timer = opts.timer ?? 'worker';
     this.symbols = opts.symbols ?? LINUX_6_18;
     this.state = new HelperState(opts.seed, undefined, undefined, opts.jiffies);
     this.space = new AddressSpace();
@@ -157,6 +158,9 @@ export class Engine {
     cv.setUint32(co, 0, true);
   }
   private kernelCells: [DataView, number][] | null = null;
+
+  /** How the wall-clock limit is enforced (EngineOptions.timer). */
+  readonly timer: 'worker' | 'unicorn';
 
   /** `__bpf_call_base`: a helper/kfunc call's imm is its address minus this. */
   get callBase(): bigint {

@@ -148,8 +148,11 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   }
 
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dog = space.watchdog;
-  const seq = dog.arm(space.uc.handleAddress, timeoutMs);
+  // The wall-clock limit: the shared watchdog thread, or Unicorn's own timer on each uc_emu_start.
+  const dog = engine.timer === 'worker' ? space.watchdog : null;
+  const seq = dog ? dog.arm(space.uc.handleAddress, timeoutMs) : 0n;
+  const deadline = Date.now() + timeoutMs;
+  const timedOut = (): boolean => (dog ? dog.fired(seq) : Date.now() >= deadline);
   let fault: Fault | null = null;
   let broken = false;
   const t0 = process.hrtime.bigint();
@@ -158,7 +161,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     for (;;) {
       pending = {};
       edge.saved = null;
-      const err = space.uc.emuStart(begin, RETURN_ADDR, 0, count);
+      const timerUs = dog ? 0 : Math.max(1, deadline - Date.now()) * 1000;
+      const err = space.uc.emuStart(begin, RETURN_ADDR, timerUs, count);
       const rip = space.uc.regRead(X86.RIP);
       if (pending.resume) {
         const back = edge.saved as Saved | null; // set by the hook during emuStart
@@ -183,7 +187,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
         break;
       }
       if (rip === RETURN_ADDR) break;
-      if (dog.fired(seq)) {
+      if (timedOut()) {
         fault = limitFault(loaded, 'timeout', `wall-clock limit of ${timeoutMs} ms reached`, rip);
         break;
       }
@@ -194,7 +198,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
       begin = rip; // a stop meant for an earlier run: carry on
     }
   } finally {
-    dog.disarm();
+    dog?.disarm();
   }
   const timeNs = Number(process.hrtime.bigint() - t0);
   if (!fault) finishTrace();

@@ -14,6 +14,13 @@ export interface EngineOptions {
   readonly seed?: bigint;
   /** Value of `jiffies` (and bpf_jiffies64). */
   readonly jiffies?: bigint;
+  /**
+   * How the wall-clock limit stops a run: 'worker' (default) arms the process's watchdog thread, a few
+   * shared-memory writes per run after a ~40 ms start; 'unicorn' passes the limit to uc_emu_start, which
+   * starts a native timer thread per call (~0.5 ms) — cheaper for a process that runs a program once
+   * (the conformance plugin).
+   */
+  readonly timer?: 'worker' | 'unicorn';
 }
 
 export interface RunOptions {
