@@ -99,17 +99,24 @@ export function formatPrintk(call: HelperCall, fmt: string, args: readonly bigin
       default:
         text = `0x${BigInt.asUintN(64, raw).toString(16)}`;
     }
-    const w = Math.abs(Number(width || 0));
+    const w = Math.min(Math.abs(Number(width || 0)), PRINTK_MAX_LINE);
     return width.startsWith('-') ? text.padEnd(w) : text.padStart(w);
   });
 }
+
+/** The kernel formats into a 1024-byte buffer (MAX_BPRINTF_BUF): at most 1023 characters per line. */
+const PRINTK_MAX_LINE = 1023;
+/** Lines kept per run; later ones are counted, not stored, so a printing loop cannot exhaust host memory. */
+export const PRINTK_MAX_LINES = 10_000;
 
 function printk(call: HelperCall, fmtAddr: bigint, fmtSize: bigint, args: readonly bigint[]): bigint {
   const size = u32(fmtSize);
   const fmt = size > 0 && size <= 1024 ? readCString(call, fmtAddr, size) : null;
   if (fmt === null) return EINVAL;
-  const line = formatPrintk(call, fmt, args);
-  call.state.output.push(line);
+  const line = formatPrintk(call, fmt, args).slice(0, PRINTK_MAX_LINE);
+  const out = call.state.output;
+  if (out.length < PRINTK_MAX_LINES) out.push(line);
+  else if (out.length === PRINTK_MAX_LINES) out.push(`(bpfjit: more than ${PRINTK_MAX_LINES} printk lines in this run; the rest are not kept)`);
   return BigInt(Buffer.byteLength(line));
 }
 
