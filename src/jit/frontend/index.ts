@@ -3,7 +3,7 @@
 // inlined helpers, resolved call immediates and ld_imm64 addresses; plus functions and stack depths.
 
 import { insnError } from '../../errors.js';
-import { LD_IMM64, PseudoLd } from '../../isa/opcodes.js';
+import { AluOp, Class, LD_IMM64, PseudoLd, Src, insnClass, insnOp, insnSrc } from '../../isa/opcodes.js';
 import type { Dialect, Program } from '../../isa/insn.js';
 import { assertValid } from '../../isa/validate.js';
 import { analyze } from './analysis.js';
@@ -58,9 +58,21 @@ function ranges(starts: readonly number[]): FunctionRange[] {
   return out;
 }
 
+/** The verifier refuses a division or modulo by the constant 0 (check_alu_op: "div by zero"). */
+function refuseDivByZeroImm(prog: Program): void {
+  for (const insn of prog.insns) {
+    const cls = insnClass(insn.code);
+    const op = insnOp(insn.code);
+    if ((cls === Class.ALU || cls === Class.ALU64) && (op === AluOp.DIV || op === AluOp.MOD) && insnSrc(insn.code) === Src.K && insn.imm === 0) {
+      throw insnError(insn.pc, 'div by zero');
+    }
+  }
+}
+
 /** Rewrites an original program into the kernel-xlated program the x86-64 JIT consumes. */
 export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
   assertValid(prog, 'standard');
+  refuseDivByZeroImm(prog);
   const p = SlotProgram.fromProgram(prog);
   p.starts = findSubprogs(p.slots);
   const notes: string[] = [];
