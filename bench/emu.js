@@ -2,43 +2,18 @@
 // timed with src/cli/timing.ts. Also the per-run overhead (engine.run of a tiny program, a bare uc_emu_start)
 // and a prototype of a batched mode (a guest-side driver calling the program N times in one uc_emu_start).
 import { parse } from '../dist/isa/index.js';
-import { jit } from '../dist/jit/index.js';
-import { frontEnd } from '../dist/jit/frontend/index.js';
-import { Engine, LAYOUT } from '../dist/emu/index.js';
-import { applyPrefault, arenaFromSpec } from '../dist/arena/index.js';
+import { Engine, LAYOUT, compileFor } from '../dist/emu/index.js';
+import { parseEnv } from '../dist/env.js';
 import { countBpfInsns, median, timeRuns } from '../dist/cli/timing.js';
 import { X86 } from '../dist/emu/unicorn.js';
 
-const ARENA_MAP_PTR = LAYOUT.maps - 0x1000000n; // as src/cli/run.ts
-
-/** Sets up an engine with the program loaded, exactly as `bpfjit run` does for a standard-dialect program. */
+/** Sets up an engine with the program loaded, exactly as `bpfjit run` does (src/emu/pipeline.ts). */
 export function setup(lines, env = {}) {
   const engine = new Engine();
-  let arena = null;
   try {
-    if (env.arena) {
-      arena = arenaFromSpec({ ...env.arena, map_extra: BigInt(env.arena.map_extra) });
-      applyPrefault(arena, env.prefault ?? {});
-    }
-    const fe = frontEnd(parse(lines.join('\n')), {
-      callBase: engine.callBase,
-      resolveCall: (c) =>
-        c.kind === 'helper' ? engine.resolveCall('helper', c.id) : c.kind === 'kfunc' ? engine.resolveCall('kfunc', c.name) : engine.inlineSymbols.timedMayGoto,
-      kfuncs: {},
-      arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
-      jiffiesAddr: engine.inlineSymbols.jiffies,
-      cpuNumberAddr: Number(engine.inlineSymbols.cpuNumber & 0xffffffffn),
-    });
-    const result = jit(fe.prog, {
-      callBase: engine.callBase,
-      kernVmStart: arena?.kernVmStart,
-      userVmStart: arena?.userVmStart,
-      stackDepth: fe.stackDepth,
-      thisCpuOff: Number(engine.inlineSymbols.thisCpuOff & 0xffffffffn),
-    });
-    engine.load(result.functions);
-    engine.setArena(arena);
-    const ctx = new Uint8Array(Buffer.from(env.ctx ?? '', 'hex'));
+    const runEnv = parseEnv({ arena: null, kfuncs: {}, prefault: {}, ctx: '', ...env });
+    const { result, arena } = compileFor(engine, parse(lines.join('\n')), { env: runEnv });
+    const ctx = new Uint8Array(Buffer.from(runEnv.ctx, 'hex'));
     return {
       engine,
       result,
@@ -50,7 +25,6 @@ export function setup(lines, env = {}) {
     };
   } catch (e) {
     engine.close();
-    arena?.dispose();
     throw e;
   }
 }
