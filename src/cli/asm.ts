@@ -29,7 +29,6 @@ export function hexLines(bytes: Uint8Array): string {
 
 export const asm: Command = {
   name: 'asm',
-  summary: 'assemble BPF text (kernel verifier-log or bpf_conformance syntax) into bytecode',
   help: `Usage: bpfjit asm FILE.s [-o FILE.bin] [--syntax kernel|conformance] [--dialect standard|kernel-xlated]
                   [--no-validate]
 

@@ -7,8 +7,6 @@ export const Exit = { OK: 0, BAD_INPUT: 1, USAGE: 2, NOT_PERMITTED: 3 } as const
 
 export interface Command {
   readonly name: string;
-  /** One line (the registry in commands.ts holds the one `bpfjit --help` shows). */
-  readonly summary?: string;
   /** Full text for `bpfjit NAME --help`. */
   readonly help: string;
   run(argv: readonly string[]): Promise<number> | number;

@@ -24,7 +24,6 @@ async function pickEngine(value: string | boolean | (string | boolean)[] | undef
 
 export const conformance: Command = {
   name: 'conformance',
-  summary: 'run bpf_conformance .data tests (PASS/FAIL/SKIP per test)',
   help: `Usage: bpfjit conformance DIR|FILE [--cpu v1..v4] [--groups LIST] [--filter REGEX] [--engine E]
 
 Runs every .data file of DIR (sorted by name) in the format of the bpf_conformance suite and prints one
@@ -85,7 +84,6 @@ function splitOptions(argv: readonly string[]): string[] {
 
 export const conformancePlugin: Command = {
   name: 'conformance-plugin',
-  summary: 'bpf_conformance plugin: program hex on stdin, memory hex as argument, prints r0',
   help: `Usage: bpfjit conformance-plugin [MEMHEX] [--engine E]
 
 Speaks the bpf_conformance runner's plugin protocol: reads the program as hex bytes separated by spaces

@@ -131,7 +131,6 @@ export function checkCorpus(dir: string, run: boolean): CheckCounts {
 
 export const corpusCmd: Command = {
   name: 'corpus',
-  summary: 'build a kernel corpus of random programs (corpus build), or measure bpfjit against one (corpus check)',
   help: HELP,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

@@ -132,7 +132,6 @@ function compareResults(record: KernelRecord, env: RunEnv, prog: Program): boole
 
 export const diffCmd: Command = {
   name: 'diff',
-  summary: "compare bpfjit's JIT byte for byte with the running kernel's on a program",
   help: HELP,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, prog: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' } });

@@ -29,7 +29,6 @@ function sidecarKfuncs(path: string | undefined): ((insn: Insn) => string | unde
 
 export const disasm: Command = {
   name: 'disasm',
-  summary: 'print a BPF program in the kernel verifier-log syntax (N: (op) text)',
   help: `Usage: bpfjit disasm FILE [--dialect standard|kernel-xlated] [--no-validate]
 
 Prints one line per instruction as the kernel's verifier log does: 'N: (op) text', N the slot

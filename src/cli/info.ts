@@ -48,7 +48,6 @@ export function objectInfoJson(obj: BpfObject): object {
 
 export const info: Command = {
   name: 'info',
-  summary: 'list the programs, maps, arena and BTF of a BPF object file (.o)',
   help: `Usage: bpfjit info FILE.o [--json]
 
 Reads an ELF object compiled with clang -target bpf (-g for BTF) and prints each program

@@ -126,7 +126,6 @@ function emit(out: string | Uint8Array, path: string | undefined): void {
 
 export const jitCmd: Command = {
   name: 'jit',
-  summary: 'compile a kernel-xlated BPF program to x86-64 exactly as the Linux JIT does',
   help: HELP,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

@@ -125,7 +125,6 @@ export function runJson(r: KernelRecord): Record<string, unknown> {
 
 export const kernelCmd: Command = {
   name: 'kernel',
-  summary: 'the running kernel as reference: its JIT image (kernel jit) and result (kernel run)',
   help: HELP,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {

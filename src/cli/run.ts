@@ -45,7 +45,6 @@ function faultJson(r: RunResult): object | null {
 
 export const run: Command = {
   name: 'run',
-  summary: 'JIT a program and run the x86-64 code on an emulated CPU',
   help: HELP,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
