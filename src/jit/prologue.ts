@@ -11,7 +11,7 @@
 // Epilogue: pop the same registers in reverse, pop r12, leave, ret.
 
 import { CALLEE_SAVED, ARENA_BASE } from './regmap.js';
-import type { FnState } from './lower/state.js';
+import { jmpAbsolute, type FnState } from './lower/state.js';
 import { movImm64 } from './lower/ldimm.js';
 import { Gpr } from './x86/regs.js';
 
@@ -79,10 +79,5 @@ function emitReturn(st: FnState): void {
     st.a.ret();
     return;
   }
-  let rel = 0;
-  if (st.final) {
-    const ip = st.prog.imageBases[st.fn.index]! + BigInt(st.a.pos);
-    rel = Number(BigInt.asIntN(32, thunk - (ip + 5n)));
-  }
-  st.a.jmp32(rel);
+  jmpAbsolute(st, thunk);
 }

@@ -98,3 +98,16 @@ export function byOp<T>(entries: readonly (readonly [number, T])[]): readonly (T
   for (const [op, v] of entries) table[op >> 4] = v;
   return table;
 }
+
+/**
+ * `jmp rel32` to an absolute kernel address (a return or retpoline thunk). Its displacement is only known
+ * once the image address is final; earlier passes emit the same length with a zero displacement.
+ */
+export function jmpAbsolute(st: FnState, target: bigint): void {
+  let rel = 0;
+  if (st.final) {
+    const ip = st.prog.imageBases[st.fn.index]! + BigInt(st.a.pos);
+    rel = Number(BigInt.asIntN(32, target - (ip + 5n)));
+  }
+  st.a.jmp32(rel);
+}

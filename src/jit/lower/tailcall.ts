@@ -6,7 +6,7 @@ import type { Insn } from '../../isa/insn.js';
 import { CALLEE_SAVED, ARENA_BASE } from '../regmap.js';
 import { MAX_TAIL_CALL_CNT, roundUp8 } from '../prologue.js';
 import { Gpr } from '../x86/regs.js';
-import type { FnState } from './state.js';
+import { jmpAbsolute, type FnState } from './state.js';
 
 /** X86_TAIL_CALL_OFFSET without IBT: nop5 + xor/nop3 + push rbp + mov rbp,rsp = 12. */
 const TAIL_CALL_OFFSET = 12;
@@ -40,12 +40,7 @@ function indirectJumpRcx(st: FnState): void {
     st.a.s.put2(0xff, 0xe1);
     return;
   }
-  let rel = 0;
-  if (st.final) {
-    const ip = st.prog.imageBases[st.fn.index]! + BigInt(st.a.pos);
-    rel = Number(BigInt.asIntN(32, thunk - (ip + 5n)));
-  }
-  st.a.jmp32(rel);
+  jmpAbsolute(st, thunk);
 }
 
 export function lowerTailCall(st: FnState, insn: Insn): void {
