@@ -24,6 +24,9 @@ export type Verdict =
   /** An engine threw something other than BpfError: a bug whatever the program. */
   | { readonly kind: 'crashed'; readonly engine: 'emu' | 'interp'; readonly detail: string };
 
+/** Emulator wall-clock limit for a program the interpreter stopped at its instruction budget. */
+const LOOPING_TIMEOUT_MS = 100;
+
 const near = (v: bigint, lo: bigint, hi: bigint): boolean => v >= lo - 0x10000n && v < hi + 0x10000n;
 const isEmuAddress = (v: bigint): boolean =>
   near(v, LAYOUT.ctx, LAYOUT.ctx + 0x1000n) || near(v, LAYOUT.stackTop - BigInt(LAYOUT.stackSize), LAYOUT.stackTop);
@@ -76,7 +79,10 @@ export function check(emu: EmuPath, prog: Program, env: RunEnv, limits: RunLimit
   }
   let got: Outcome;
   try {
-    got = emu.run(prog, env, limits);
+    // A program that used up the interpreter's budget is looping; the emulator needs only long enough to show it
+    // does not finish either (2 M BPF instructions take it milliseconds), not its full wall-clock limit.
+    const emuLimits = ref.fault === 'limit' ? { ...limits, timeoutMs: Math.min(limits.timeoutMs, LOOPING_TIMEOUT_MS) } : limits;
+    got = emu.run(prog, env, emuLimits);
   } catch (e) {
     if (e instanceof BpfError) return { kind: 'refused', message: e.message };
     return { kind: 'crashed', engine: 'emu', detail: (e as Error).stack ?? String(e) };
