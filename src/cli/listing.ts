@@ -5,6 +5,7 @@ import { Decoder, DecoderOptions, Formatter, FormatterSyntax, FlowControl, Memor
 import type { Insn, Program } from '../isa/insn.js';
 import { printInsn, type PrintOptions } from '../isa/print.js';
 import type { ExEntry, JitFunction, JitResult } from '../jit/types.js';
+import { findExEntry } from '../jit/extable.js';
 
 const X86_NAMES = ['rax', 'rcx', 'rdx', 'rbx', 'rsp', 'rbp', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15'];
 
@@ -79,7 +80,8 @@ function decodeRange(
       const t = insn.nearBranchTarget;
       target = targetName(t) ?? hexAddr(t);
     }
-    const ex = fn.extable.find((e) => e.offset === offset);
+    const found = findExEntry(fn.extable, offset);
+    const ex = found?.offset === offset ? found : undefined;
     out.push({
       offset,
       bytes: Buffer.from(fn.image.subarray(offset, offset + insn.length)).toString('hex'),

@@ -1,7 +1,7 @@
 // src/emu — the Engine: runs JIT images on Unicorn in a kernel-like address space (stack with guard pages,
 // context, per-CPU data, jiffies, helper trampolines, maps, arena) and reports results and faults.
 import { BpfError } from '../errors.js';
-import type { JitFunction } from '../jit/types.js';
+import type { ExEntry, JitFunction } from '../jit/types.js';
 import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
@@ -285,7 +285,7 @@ export class Engine {
       r.mem.bytes.set(f.image, Number(f.imageBase - r.addr));
     }
     const exHooks: HookId[] = [];
-    const extable = new Map<bigint, { func: number; entry: JitFunction['extable'][number] }>();
+    const extable = new Map<bigint, { func: number; entry: ExEntry }>();
     functions.forEach((f, func) => {
       for (const entry of f.extable) {
         const addr = f.imageBase + BigInt(entry.offset);

@@ -1,8 +1,91 @@
 // src/jit — exception-table records: one per arena access (PROBE_MEM32/PROBE_MEM32SX/PROBE_ATOMIC) and
-// per BTF-pointer probe load. Written only in the image pass, like the kernel's extable.
+// per BTF-pointer probe load. Written only in the image pass, like the kernel's extable, and kept packed
+// (four int32 per entry) so that a large arena program's table is one typed array, not a million objects.
 
-import type { ExEntry } from './types.js';
+import type { ExEntry, ExTable } from './types.js';
 import type { FnState } from './lower/state.js';
+
+/** Entry kinds by their small-integer code (the packed records). */
+export const EX_KINDS: readonly ExEntry['kind'][] = ['load', 'store', 'atomic'];
+
+/** int32 words per packed entry: offset, pc, off, then length | (clearReg + 1) << 8 | addrReg << 13 | kind << 17. */
+export const EX_STRIDE = 4;
+
+/** The fourth word of a packed entry. */
+export function exBits(length: number, clearReg: number, addrReg: number, kind: number): number {
+  return length | ((clearReg + 1) << 8) | (addrReg << 13) | (kind << 17);
+}
+
+/** A growable packed table (the image pass appends, the layout merges). */
+export class ExTableBuilder {
+  a = new Int32Array(16 * EX_STRIDE);
+  /** Words in use (EX_STRIDE per entry). */
+  n = 0;
+
+  get count(): number {
+    return this.n / EX_STRIDE;
+  }
+
+  clear(): void {
+    this.n = 0;
+  }
+
+  push(offset: number, pc: number, off: number, bits: number): void {
+    if (this.n + EX_STRIDE > this.a.length) {
+      const next = new Int32Array(this.a.length * 2);
+      next.set(this.a);
+      this.a = next;
+    }
+    const a = this.a;
+    const n = this.n;
+    a[n] = offset;
+    a[n + 1] = pc;
+    a[n + 2] = off;
+    a[n + 3] = bits;
+    this.n = n + EX_STRIDE;
+  }
+
+  /** The entries so far as a table of their own (a copy). */
+  build(): PackedExTable {
+    return new PackedExTable(this.a.slice(0, this.n));
+  }
+}
+
+/** The JIT's exception table: EX_STRIDE int32 words per entry, in address order. */
+export class PackedExTable implements ExTable {
+  readonly length: number;
+  /** The packed entries (see EX_STRIDE); read-only by convention. */
+  readonly data: Int32Array;
+
+  constructor(data: Int32Array) {
+    this.data = data;
+    this.length = (data.length / EX_STRIDE) | 0;
+  }
+
+  /** Image offset of entry i (no object made). */
+  offsetAt(i: number): number {
+    return this.data[i * EX_STRIDE]!;
+  }
+
+  at(index: number): ExEntry | undefined {
+    const i = index < 0 ? index + this.length : index;
+    if (!(i >= 0 && i < this.length)) return undefined;
+    const d = this.data;
+    const w = i * EX_STRIDE;
+    const bits = d[w + 3]!;
+    const clear = ((bits >> 8) & 0x1f) - 1;
+    return exEntry(d[w]!, bits & 0xff, clear < 0 ? null : clear, (bits >> 13) & 0xf, d[w + 2]!, d[w + 1]!, EX_KINDS[(bits >> 17) & 3]!);
+  }
+
+  *[Symbol.iterator](): Iterator<ExEntry> {
+    for (let i = 0; i < this.length; i++) yield this.at(i)!;
+  }
+
+  /** JSON: the entries as objects (what `bpfjit jit --json` prints). */
+  toJSON(): ExEntry[] {
+    return [...this];
+  }
+}
 
 export function addExEntry(
   st: FnState,
@@ -21,11 +104,8 @@ export function addExEntry(
   st.exAddr = addrReg;
   st.exKind = kind === 'load' ? 0 : kind === 'store' ? 1 : 2;
   if (!st.final) return;
-  st.extable.push(exEntry(start, length, clearReg, addrReg, off, pc, kind));
+  st.extable.push(start, pc, off, exBits(length, st.exClear, addrReg, st.exKind));
 }
-
-/** Entry kinds by their small-integer code (the layout's per-instruction records). */
-export const EX_KINDS: readonly ExEntry['kind'][] = ['load', 'store', 'atomic'];
 
 /** One record; every entry is built here so they all share one object shape. */
 export function exEntry(
@@ -41,12 +121,12 @@ export function exEntry(
 }
 
 /** The entry covering an image offset, if any (entries are in address order). */
-export function findExEntry(table: readonly ExEntry[], offset: number): ExEntry | undefined {
+export function findExEntry(table: ExTable, offset: number): ExEntry | undefined {
   let lo = 0;
   let hi = table.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    const e = table[mid]!;
+    const e = table.at(mid)!;
     if (offset < e.offset) hi = mid - 1;
     else if (offset >= e.offset + e.length) lo = mid + 1;
     else return e;

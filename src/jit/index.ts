@@ -16,7 +16,7 @@ import { Assembler } from './x86/asm.js';
 import { ByteSink } from './x86/sink.js';
 
 export type * from './types.js';
-export { findExEntry } from './extable.js';
+export { findExEntry, PackedExTable } from './extable.js';
 export { stackDepth } from './stack.js';
 export { splitFunctions } from './functions.js';
 export { BPF_TO_X86, AUX, ARENA_BASE } from './regmap.js';

@@ -10,10 +10,9 @@ import { Class, JmpOp, LD_IMM64, PseudoCall } from '../isa/opcodes.js';
 import { lowerInsn } from './lower/index.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
-import type { ExEntry } from './types.js';
 import type { Assembler } from './x86/asm.js';
 import { type Cursor, Emit, type InsnTable, loadCursor, newCursor } from './table.js';
-import { EX_KINDS, exEntry } from './extable.js';
+import { EX_STRIDE, ExTableBuilder, PackedExTable, exBits } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 
 const HELPER_CALL = Class.JMP | JmpOp.CALL;
@@ -26,7 +25,7 @@ export interface FnLayout {
   readonly image: Uint8Array;
   /** Start offset of each slot, plus the end (the JitFunction.addrs contract). */
   readonly starts: Int32Array;
-  readonly extable: ExEntry[];
+  readonly extable: PackedExTable;
   readonly passes: number;
 }
 
@@ -43,7 +42,7 @@ export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState 
     seenExit: false,
     padding: false,
     final: false,
-    extable: [],
+    extable: new ExTableBuilder(),
     tailCallIndirectLabel: 0,
     tailCallDirectLabel: 0,
     jccAt: 0,
@@ -101,6 +100,8 @@ export interface PassBuffers {
   readonly ldImm64: IntList;
   /** The first pass's bytes. */
   firstBytes: Uint8Array;
+  /** The image pass's exception table. */
+  extable: PackedExTable | null;
 }
 
 /** Relative start (8 bits), length (8), clear register + 1 (5), address register (4), kind (2), present. */
@@ -115,7 +116,7 @@ function startPass(st: FnState): void {
   const s = st.a.s;
   s.pos = 0;
   st.seenExit = false;
-  st.extable.length = 0;
+  st.extable.clear();
   emitPrologue(st);
   st.addrs[0] = s.pos;
 }
@@ -247,7 +248,7 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${pos} != ${expected}` });
   }
   patchCalls(st, t, buf, out);
-  copiedExEntries(st, t, first, buf);
+  buf.extable = exceptionTable(st, t, buf);
   starts.set(addrs);
   const ld = buf.ldImm64;
   for (let j = 0; j < ld.n; j++) starts[ld.a[j]! + 1] = addrs[ld.a[j]! + 2]!;
@@ -275,24 +276,34 @@ function patchCalls(st: FnState, t: InsnTable, buf: PassBuffers, out: Uint8Array
   }
 }
 
-/** Exception-table entries of the copied instructions, in address order with any the lowerings made. */
-function copiedExEntries(st: FnState, t: InsnTable, first: number, buf: PassBuffers): void {
+/** The exception table: records of the copied instructions merged, in address order, with any the image
+ *  pass's lowerings made (both lists are in address order already). */
+function exceptionTable(st: FnState, t: InsnTable, buf: PassBuffers): PackedExTable {
   const { exInsns, exRecs } = buf;
-  const made = st.extable.length;
-  if (exInsns.n === 0) return;
+  const made = st.extable;
+  if (exInsns.n === 0) return made.build();
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const entries = new Array<ExEntry>(exInsns.n + made);
+  const pcs = t.pc;
+  const offs = t.off;
+  const out = new Int32Array((exInsns.n + made.count) * EX_STRIDE);
+  const m = made.a;
+  let w = 0;
+  let k = 0; // next word of `made`
   for (let e = 0; e < exInsns.n; e++) {
     const i = exInsns.a[e]!;
     const ex = exRecs.a[e]!;
-    const start = addrs[t.pc[i]! - firstPc]!;
-    const clear = ((ex >> 16) & 0x1f) - 1;
-    entries[e] = exEntry(start + (ex & 0xff), (ex >> 8) & 0xff, clear < 0 ? null : clear, (ex >> 21) & 0xf, t.off[i]!, t.pc[i]!, EX_KINDS[(ex >> 25) & 3]!);
+    const pc = pcs[i]!;
+    const offset = addrs[pc - firstPc]! + (ex & 0xff);
+    for (; k < made.n && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
+    out[w] = offset;
+    out[w + 1] = pc;
+    out[w + 2] = offs[i]!;
+    out[w + 3] = exBits((ex >> 8) & 0xff, ((ex >> 16) & 0x1f) - 1, (ex >> 21) & 0xf, (ex >> 25) & 3);
+    w += EX_STRIDE;
   }
-  for (let e = 0; e < made; e++) entries[exInsns.n + e] = st.extable[e]!;
-  if (made > 0) entries.sort((x, y) => x.offset - y.offset);
-  st.extable = entries;
+  if (k < made.n) out.set(m.subarray(k, made.n), w);
+  return new PackedExTable(out);
 }
 
 /** Copies from[start, end) to out[dst...]: natively for long runs (a view object per call is only worth
@@ -328,6 +339,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     exRecs: new IntList(),
     ldImm64: new IntList(),
     firstBytes: new Uint8Array(0),
+    extable: null,
   };
   const sink = st.a.s;
   let firstBuffer = sink.buf;
@@ -378,5 +390,5 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
   // The image buffer is handed out; the next function's first pass reuses the first pass's buffer.
   const img = sink.buf;
   sink.buf = firstBuffer;
-  return { image: img, starts: buf.starts, extable: st.extable, passes };
+  return { image: img, starts: buf.starts, extable: buf.extable!, passes };
 }

@@ -39,6 +39,18 @@ export interface ExEntry {
   readonly kind: 'load' | 'store' | 'atomic';
 }
 
+/**
+ * A function's exception table, entries in address order. The JIT returns a packed table (extable.ts
+ * PackedExTable: typed arrays, no object per entry, so a million arena accesses make no garbage); `at` and
+ * iteration make an ExEntry on demand. Any `readonly ExEntry[]` satisfies it too (e.g. tables read from a
+ * kernel image).
+ */
+export interface ExTable extends Iterable<ExEntry> {
+  readonly length: number;
+  /** Entry `index` (negative counts from the end, as Array.prototype.at), or undefined. */
+  at(index: number): ExEntry | undefined;
+}
+
 export interface JitFunction {
   /** Slot index of the function's first instruction. */
   readonly firstPc: number;
@@ -54,7 +66,7 @@ export interface JitFunction {
    * has the same value as the slot after it.
    */
   readonly addrs: Int32Array;
-  readonly extable: readonly ExEntry[];
+  readonly extable: ExTable;
 }
 
 export interface JitResult {

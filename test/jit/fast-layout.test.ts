@@ -85,7 +85,7 @@ function comparable(r: JitResultEx): unknown {
     functions: r.functions.map((f) => ({
       image: Buffer.from(f.image).toString('hex'),
       addrs: Array.from(f.addrs),
-      extable: f.extable.map((e) => ({ ...e })),
+      extable: [...f.extable],
       passes: f.passes,
     })),
   };

@@ -3,7 +3,7 @@
 
 import { insnError } from '../../errors.js';
 import type { Insn } from '../../isa/insn.js';
-import type { ExEntry } from '../types.js';
+import type { ExTableBuilder } from '../extable.js';
 import type { TailCallLayout } from '../kernels.js';
 import { BPF_TO_X86 } from '../regmap.js';
 import type { Assembler } from '../x86/asm.js';
@@ -61,8 +61,8 @@ export interface FnState {
   padding: boolean;
   /** The image pass: real call targets and exception-table entries. */
   final: boolean;
-  /** Exception-table entries of the image pass (replaced as a whole by the layout's copy step). */
-  extable: ExEntry[];
+  /** Exception-table entries the image pass's lowerings make (merged with the copied ones by the layout). */
+  readonly extable: ExTableBuilder;
   /** Length of the last tail-call sequence (its `out:` label), carried from pass to pass. */
   tailCallIndirectLabel: number;
   tailCallDirectLabel: number;
