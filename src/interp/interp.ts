@@ -2,10 +2,11 @@
 // Linux's behaviour (bpf-to-bpf frames, helpers, kfuncs, arena). It shares only the instruction model
 // (src/isa) with the JIT, so the two can check each other.
 import type { Diagnostic } from '../errors.js';
-import { AddrSpaceCast, AluOp, Class, JmpOp, LD_IMM64, MovOff, PseudoCall, PseudoLd, insnClass } from '../isa/opcodes.js';
+import { AddrSpaceCast, AluOp, AtomicOp, Class, JmpOp, LD_IMM64, Mode, MovOff, PseudoCall, PseudoLd, SIZE_BYTES, insnClass, insnMode, insnSize } from '../isa/opcodes.js';
 import { imm64, slotIndex, type Dialect, type Insn, type Program } from '../isa/insn.js';
 import type { ArenaView } from './arena.js';
 import { alu32, alu64, endian, signExtend } from './alu.js';
+import { ArenaTags } from './arena-tags.js';
 import { Fault, Layout, Memory, hex } from './memory.js';
 import { execMem, type Regs } from './memops.js';
 
@@ -70,6 +71,7 @@ const u32 = (v: bigint): bigint => BigInt.asUintN(32, v);
 interface Frame {
   readonly returnPc: number;
   readonly saved: readonly bigint[]; // r6..r10
+  readonly savedTags: readonly number[]; // arena-pointer tags of r6..r9
 }
 
 export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult {
@@ -104,6 +106,8 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
     },
   };
 
+  // The verifier's arena-pointer types (its ALU64 → ALU32 rewrite); an xlated program has it applied already.
+  const tags = dialect === 'standard' ? new ArenaTags(prog.slots) : null;
   const index = slotIndex(prog);
   const frames: Frame[] = [];
   let pc = 0;
@@ -122,6 +126,7 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
     if (!fn) throw new Fault(`call to unknown ${what}`);
     const args = [r[1]!, r[2]!, r[3]!, r[4]!, r[5]!] as const;
     r[0] = u64(fn({ args, memory, arena: memory.arena, pc }));
+    tags?.set(0, false); // helpers and kfuncs return scalars (also bpf_arena_alloc_pages)
   };
 
   const finish = (fault?: Diagnostic): InterpResult => ({
@@ -147,19 +152,21 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
       switch (cls) {
         case Class.ALU:
         case Class.ALU64:
-          execAlu(insn, cls === Class.ALU64, regs, memory);
+          execAlu(insn, cls === Class.ALU64, regs, memory, tags, pc);
           break;
         case Class.LD:
           if (insn.code !== LD_IMM64) {
             throw new Fault('legacy packet access (LD ABS/IND) is not supported');
           }
           regs.set(insn.dst, loadImm64(insn, dialect, memory.arena, opts.ldImm64));
+          tags?.set(insn.dst, false);
           next = pc + 2;
           break;
         case Class.LDX:
         case Class.ST:
         case Class.STX:
-          execMem(insn, regs, memory, dialect);
+          if (tags) memWithTags(insn, regs, memory, tags);
+          else execMem(insn, regs, memory, dialect);
           break;
         case Class.JMP:
         case Class.JMP32: {
@@ -182,7 +189,7 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
                 throw new Fault(`call depth exceeds ${Layout.MAX_FRAMES} frames`);
               }
               const target = goto(pc + 1 + insn.imm);
-              frames.push({ returnPc: pc + 1, saved: [r[6]!, r[7]!, r[8]!, r[9]!, r[10]!] });
+              frames.push({ returnPc: pc + 1, saved: [r[6]!, r[7]!, r[8]!, r[9]!, r[10]!], savedTags: tags ? Array.from(tags.regs.subarray(6, 10)) : [] });
               r[10] = Layout.STACK_TOP - BigInt(frames.length * Layout.FRAME_SIZE);
               next = target;
             } else {
@@ -193,6 +200,11 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
             const frame = frames.pop();
             if (!frame) return finish();
             [r[6], r[7], r[8], r[9], r[10]] = frame.saved;
+            if (tags) {
+              tags.regs.set(frame.savedTags, 6);
+              const top = Layout.STACK_TOP - BigInt((frames.length + 1) * Layout.FRAME_SIZE);
+              tags.dropFrame(top - BigInt(Layout.FRAME_SIZE), top);
+            }
             next = frame.returnPc;
           } else if (op === JmpOp.JCOND && !jmp32) {
             if (insn.src !== 0) throw new Fault(`invalid JCOND src_reg ${insn.src} (0 = may_goto)`);
@@ -245,9 +257,18 @@ function compare(op: number, a: bigint, b: bigint, bits: number): boolean {
   throw new Fault(`invalid jump operation 0x${op.toString(16)}`);
 }
 
-function execAlu(insn: Insn, is64: boolean, regs: Regs, memory: Memory): void {
+function execAlu(insn: Insn, is64: boolean, regs: Regs, memory: Memory, tags: ArenaTags | null, pc: number): void {
   const op = insn.code & 0xf0;
   const useReg = (insn.code & 0x08) !== 0;
+  if (tags && (op === AluOp.END || op === AluOp.NEG || op === AluOp.MOV)) {
+    // Scalars, except a 64-bit register copy (keeps the type) and the cast to the kernel's address space.
+    const cast = is64 && useReg && insn.off === MovOff.ADDR_SPACE_CAST && insn.imm === AddrSpaceCast.TO_KERN;
+    const copy = is64 && useReg && op === AluOp.MOV && insn.off === 0;
+    const arena = cast || (copy && tags.regs[insn.src] === 1);
+    execAlu(insn, is64, regs, memory, null, pc);
+    tags.set(insn.dst, arena);
+    return;
+  }
   if (op === AluOp.END) {
     if (is64 && useReg) throw new Fault('bswap (ALU64 END) takes no source bit');
     regs.set(insn.dst, endian(is64, useReg, regs.get(insn.dst), insn.imm));
@@ -271,7 +292,42 @@ function execAlu(insn: Insn, is64: boolean, regs: Regs, memory: Memory): void {
   // ALU64 immediates are sign-extended; 32-bit operations use the immediate's low 32 bits (unsigned).
   const src = useReg ? regs.get(insn.src) : u64(BigInt(insn.imm));
   const dst = op === AluOp.MOV ? 0n : regs.get(insn.dst);
-  regs.set(insn.dst, is64 ? alu64(op, insn.off, dst, src) : alu32(op, insn.off, dst, src));
+  // The verifier runs ALU64 with an arena-pointer operand as ALU32 (tags.alu decides, and types dst).
+  const wide = is64 && !(tags?.alu(pc, is64, insn.dst, useReg ? insn.src : undefined) ?? false);
+  regs.set(insn.dst, wide ? alu64(op, insn.off, dst, src) : alu32(op, insn.off, dst, src));
+}
+
+/**
+ * A standard-dialect load/store/atomic with the verifier's spill tracking: an 8-byte store of an arena pointer
+ * to the stack keeps its type, an 8-byte load from such a slot gives it back; loads give scalars otherwise.
+ */
+function memWithTags(insn: Insn, regs: Regs, memory: Memory, tags: ArenaTags): void {
+  const cls = insnClass(insn.code);
+  const mode = insnMode(insn.code);
+  const size = SIZE_BYTES[insnSize(insn.code)]!;
+  const at = (reg: number): bigint => u64(regs.get(reg) + BigInt(insn.off));
+  const spillOf = (reg: number): { value: bigint } | undefined => (tags.regs[reg] === 1 ? { value: regs.get(reg) } : undefined);
+  const atomic = cls === Class.STX && mode === Mode.ATOMIC;
+  if (cls === Class.LDX || (atomic && insn.imm === AtomicOp.LOAD_ACQ)) {
+    const addr = at(insn.src);
+    execMem(insn, regs, memory, 'standard');
+    tags.set(insn.dst, size === 8 && mode !== Mode.MEMSX && tags.fill(addr, regs.get(insn.dst)));
+    return;
+  }
+  const addr = at(insn.dst);
+  if (!atomic || insn.imm === AtomicOp.STORE_REL) {
+    const spill = cls === Class.STX ? spillOf(insn.src) : undefined;
+    execMem(insn, regs, memory, 'standard');
+    tags.store(addr, size, spill);
+    return;
+  }
+  // Read-modify-write: the fetched register gets what the slot held; the slot becomes plain data.
+  const fetchReg = insn.imm === AtomicOp.CMPXCHG ? 0 : insn.imm === AtomicOp.XCHG || (insn.imm & AtomicOp.FETCH) !== 0 ? insn.src : -1;
+  const spilled = size === 8 ? tags.spilledAt(addr) : undefined;
+  const wasSpill = spilled !== undefined && tags.fill(addr, memory.load(addr, 8));
+  execMem(insn, regs, memory, 'standard');
+  tags.store(addr, size);
+  if (fetchReg >= 0) tags.set(fetchReg, wasSpill && regs.get(fetchReg) === spilled);
 }
 
 function addrSpaceCast(imm: number, src: bigint, memory: Memory): bigint {

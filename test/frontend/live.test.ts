@@ -51,6 +51,11 @@ const ARENA_BODY: Raw[] = [
   I(0xbf, 1, 7),
   I(0xbf, 1, 1, 1, 0x10000), // cast to user, dst == src
   I(0x7b, 6, 1, 0),
+  I(0xb7, 4, 0, 0, 8),
+  I(0x0f, 4, 7), // scalar += arena pointer: w4 += w7, r4 is an arena pointer
+  I(0x27, 4, 0, 0, 3), // and r4 *= 3 is ALU32 too
+  I(0xbf, 5, 10),
+  I(0x5f, 5, 7), // stack pointer &= arena pointer: w5 &= w7
 ];
 
 const PLAIN: Raw[] = [

@@ -184,11 +184,15 @@ describe('arena', () => {
     expect(o[10]).toEqual(I(0xa1, 0, 1, 0));
     expect(o[8]).toEqual(I(0x85, 0, 1, 0, 1));
   });
-  it('a scalar plus an arena pointer is an arena pointer; its ALU64 add is not narrowed', () => {
-    const p = prog(ld(2, 1), cast(3, 2), I(0xb7, 4, 0, 0, 8), I(0x0f, 4, 3), I(0x61, 0, 4, 0), EXIT);
+  it('scalar op= arena pointer: dst becomes an arena pointer and the ALU64 op is narrowed (6.18: w7 += w6)', () => {
+    // Linux 6.18 on this host: r7 = 5; r7 += r6 (r6 arena) is xlated as w7 += w6, and r3 = r10; r3 += r6 as w3 += w6.
+    const p = prog(ld(2, 1), cast(3, 2), I(0xb7, 4, 0, 0, 8), I(0x0f, 4, 3), I(0x61, 0, 4, 0), I(0xbf, 5, 10), I(0x4f, 5, 3), I(0x07, 5, 0, 0, 8), I(0x61, 0, 5, 0), EXIT);
     const o = out(p);
-    expect(o[3]).toEqual(I(0x0f, 4, 3));
+    expect(o[3]).toEqual(I(0x0c, 4, 3));
     expect(o[4]).toEqual(I(0xa1, 0, 4, 0));
+    expect(o[6]).toEqual(I(0x4c, 5, 3));
+    expect(o[7]).toEqual(I(0x04, 5, 0, 0, 8));
+    expect(o[8]).toEqual(I(0xa1, 0, 5, 0));
   });
   it('refuses atomic fetch-and/or/xor on the arena with the kernel message', () => {
     for (const imm of [0x51, 0x41, 0xa1]) {

@@ -47,9 +47,12 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
     regs[s.dst] = UNKNOWN;
     return;
   }
-  if (d.k === 'arena' || d.k === 'mixed') {
-    // Any arithmetic keeps an arena pointer; 64-bit forms become 32-bit (the verifier's needs_zext).
+  const arenaSrc = isX && (sv.k === 'arena' || sv.k === 'mixed');
+  if (d.k === 'arena' || d.k === 'mixed' || arenaSrc) {
+    // Any arithmetic with an arena operand (dst, or src: 6.18 copies src's type into dst) gives an arena
+    // pointer; 64-bit forms become 32-bit (the verifier's needs_zext). Seen on 6.18: r7 = 5; r7 += r6 → w7 += w6.
     if (is64) res.needsZext[pc] = 1;
+    if (d.k !== 'arena' && d.k !== 'mixed') regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
     return;
   }
   if (d.k === 'scalar') {
@@ -57,8 +60,6 @@ export function aluStep(pc: number, s: Slot, is64: boolean, regs: Val[], opts: A
       const folded = d.c !== undefined && sv.c !== undefined ? foldAlu(op, is64, d.c, sv.c) : undefined;
       if (folded !== undefined) regs[s.dst] = konst(folded);
       else regs[s.dst] = ranged(is64 ? alu64Bounds(op, boundsOf(d), boundsOf(sv)) : alu32Range(op, d, sv));
-    } else if (is64 && op === AluOp.ADD && (sv.k === 'arena' || sv.k === 'mixed')) {
-      regs[s.dst] = sv.k === 'arena' ? { k: 'arena', pc } : sv;
     } else if (is64 && op === AluOp.ADD && sv.k === 'stack') {
       regs[s.dst] = { k: 'stack', frame: sv.frame, off: sv.off !== undefined && d.c !== undefined ? sv.off + Number(BigInt.asIntN(64, d.c)) : undefined };
     } else if (is64 && op === AluOp.ADD && sv.k === 'ptr') {
