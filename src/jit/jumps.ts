@@ -11,7 +11,7 @@ import { JmpOp } from '../isa/opcodes.js';
 import { isImm8JmpOffset } from './lower/jmp.js';
 import type { FnState } from './lower/state.js';
 import type { IntList } from './layout.js';
-import { Emit, TAIL_CALL, type InsnTable } from './table.js';
+import { TAIL_CALL, type InsnTable } from './table.js';
 
 const COND = 0;
 const JA = 1;
@@ -35,6 +35,8 @@ export interface JumpPlan {
   readonly firstEnd: Int32Array;
   /** Fixed bytes after the last jump. */
   readonly tail: number;
+  /** Slot (relative to the function) of each layout instruction. */
+  readonly slot: Int32Array;
 }
 
 /** Number of entries of sorted a[0..n) below v. */
@@ -111,12 +113,13 @@ export function planJumps(
   // Number of jumps before each slot: binary search for a few jumps, else a map of all slots.
   const byMap = count * 16 > n;
   if (byMap) {
-    let prev = 0;
+    // A plain loop: most runs are a few slots long, where a fill() call per jump costs more than the stores.
+    let s = 0;
     for (let j = 0; j < count; j++) {
-      before.fill(j, prev, slot[j]! + 1);
-      prev = slot[j]! + 1;
+      const upTo = slot[j]!;
+      for (; s <= upTo; s++) before[s] = j;
     }
-    before.fill(count, prev, n + 1);
+    for (; s <= n; s++) before[s] = count;
     for (let j = 0; j < ldImm64.n; j++) before[ldImm64.a[j]! + 1] = -1;
   }
   for (let j = 0; j < count; j++) {
@@ -133,7 +136,7 @@ export function planJumps(
     tBase[j] = b;
     tRel[j] = addrs[s]! - ends[b]!;
   }
-  return { count, kind, fixed, gap, tBase, tRel, end: ends, firstEnd: ends.slice(), tail: len - ends[count]! };
+  return { count, kind, fixed, gap, tBase, tRel, end: ends, firstEnd: ends.slice(), tail: len - ends[count]!, slot };
 }
 
 /** Whether an instruction of t[first..end) starts at slot pc (pcs are increasing). */
@@ -179,24 +182,19 @@ export function jumpPass(p: JumpPlan): number {
   return pos + p.tail;
 }
 
-/** Writes the current positions into st.addrs (for the full passes that follow): each instruction
- *  start moves by as much as the end of the last jump before it. */
-export function materialize(p: JumpPlan, st: FnState, t: InsnTable, first: number, end: number): void {
+/** Writes the current positions into st.addrs (for the full passes that follow): each slot after layout
+ *  instruction j-1, up to and including layout instruction j, moves by as much as the end of jump j-1 moved.
+ *  (The second slot of an ld_imm64 moves too; no jump targets it on this path, see planJumps.) */
+export function materialize(p: JumpPlan, st: FnState): void {
   const addrs = st.addrs;
-  const firstPc = st.fn.firstPc;
-  const { end: ends, firstEnd } = p;
-  const pcs = t.pc;
-  const variable = t.variable;
-  let j = 0;
-  let shift = 0;
-  for (let i = first; i < end; i++) {
-    const local = pcs[i]! - firstPc;
-    addrs[local] = addrs[local]! + shift;
-    if (variable[i] === Emit.LAYOUT) {
-      j++;
-      shift = ends[j]! - firstEnd[j]!;
-    }
-  }
+  const { end: ends, firstEnd, slot, count } = p;
   const n = addrs.length - 1;
-  addrs[n] = addrs[n]! + shift;
+  if (count === 0) return;
+  let s = slot[0]! + 1; // up to the first layout instruction nothing moved
+  for (let j = 1; j <= count; j++) {
+    const shift = ends[j]! - firstEnd[j]!;
+    const upTo = j < count ? slot[j]! : n;
+    if (shift !== 0) for (; s <= upTo; s++) addrs[s] = addrs[s]! + shift;
+    s = upTo + 1;
+  }
 }

@@ -31,13 +31,11 @@ export interface FnLayout {
 
 export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState {
   const n = fn.endPc - fn.firstPc;
-  const addrs = new Int32Array(n + 1);
-  for (let i = 0; i <= n; i++) addrs[i] = 64 * (i + 1);
   return {
     a,
     fn,
     prog,
-    addrs,
+    addrs: seededAddrs(n),
     cleanupAddr: 64 * (n + 1),
     seenExit: false,
     padding: false,
@@ -54,6 +52,15 @@ export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState 
     exAddr: 0,
     exKind: 0,
   };
+}
+
+/** The kernel's first guess: 64 bytes per instruction. A loop of its own: in newFnState, V8's on-stack
+ *  replacement of the loop compiled the rest of that function without type feedback and deoptimised it on
+ *  every call. */
+function seededAddrs(n: number): Int32Array {
+  const addrs = new Int32Array(n + 1);
+  for (let i = 0; i <= n; i++) addrs[i] = 64 * (i + 1);
+  return addrs;
 }
 
 /** callBase - imageBase as a number when it is exact (always, for kernel addresses), else NaN. */
@@ -363,7 +370,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
       len = jumpPass(plan);
     } else {
       if (plan !== null) {
-        materialize(plan, st, t, first, end);
+        materialize(plan, st);
         plan = null;
       }
       if (image) len = imagePass(st, t, first, end, buf, oldLen);
