@@ -1,6 +1,7 @@
 // bench — `npm run bench` (after scripts/setup.sh has built dist/): JIT throughput and image size per workload
 // and program size, the JIT's peak memory (child processes), emulated execution per workload, the cost of the
-// arena exception-table hooks, per-run overhead (single and a batched prototype), the CLI's own timing; prints a
+// arena exception-table hooks, per-run overhead (single and a batched prototype), the CLI's own timing, the
+// conformance plugin's start-up; prints a
 // table, writes results.json and results.svg. Options: --quick (seconds, for the smoke test), --out DIR.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { EMU_WORKLOADS, JIT_WORKLOADS, TINY, straightAlu } from './programs.js';
 import { benchBytecode, benchJit } from './jit.js';
 import { arenaHookCost, benchWorkload, overhead } from './emu.js';
+import { benchPlugin } from './plugin.js';
 import { plotSvg } from './svg.js';
 import { evaluateTargets, UBPF } from './targets.js';
 import { printTables } from './table.js';
@@ -147,6 +149,9 @@ async function main() {
   const cli = cliRuns(opts.quick);
   log(`  ${cli.jit.command}: ${(cli.jit.insnsPerSec / 1e6).toFixed(2)} M insns/s; ${cli.run.command}: ${((cli.run.bpfInsnsPerSec ?? 0) / 1e6).toFixed(0)} M BPF insns/s`);
 
+  log('Conformance plugin start-up (one process per test, as the suite runs it):');
+  const plugin = await benchPlugin(ROOT, opts.quick, log);
+
   let commit = null;
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
@@ -166,6 +171,7 @@ async function main() {
     arenaHooks,
     overhead: over,
     cli,
+    plugin,
     seconds: (Date.now() - t0) / 1000,
   };
   results.targets = evaluateTargets(results);

@@ -65,6 +65,13 @@ export function printTables(res) {
       ),
   );
   parts.push(
+    `**Conformance plugin** (each of the ${res.plugin[0].processes} test/conformance/data tests in its own process, in sequence, as the suite's runner does)\n\n` +
+      table(
+        ['entry', 'ms/process (wall)', 'ms/process (CPU)', 'seconds for 300 tests (effective)'],
+        res.plugin.map((r) => [r.label, fixed(r.msPerProcess, 1), fixed(r.cpuMsPerProcess, 1), fixed(r.secondsFor300, 1)]),
+      ),
+  );
+  parts.push(
     '**Targets**\n\n' +
       table(
         ['target', 'measured', 'met'],

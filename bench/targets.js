@@ -98,5 +98,15 @@ export function evaluateTargets(res) {
       factor: o.engineRunNs / 1000,
     });
   }
+  if (res.plugin) {
+    const fast = res.plugin.find((r) => r.label.includes('launcher'));
+    t.push({
+      id: 'plugin-300',
+      target: 'conformance plugin: 300 tests, one process each, < 60 s',
+      measured: `${fast.secondsFor300.toFixed(1)} s (${fast.effMsPerProcess.toFixed(0)} ms per process through plugin-launcher.cjs)`,
+      met: fast.secondsFor300 < 60 && fast.wrong === 0,
+      factor: fast.secondsFor300 / 60,
+    });
+  }
   return t;
 }

@@ -2,7 +2,7 @@
 # Idempotent set-up used by `npm start`, `npm test` and `npm run bench`:
 #  1. Debian packages the project needs (libunicorn2 for the emulator, clang-19 for the C examples);
 #  2. node_modules (npm ci) when missing or older than package-lock.json;
-#  3. the TypeScript build in dist/ (incremental).
+#  3. the TypeScript build in dist/ (incremental), and the conformance plugin's single-file bundle.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +39,4 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ]; then
 fi
 
 npx tsc -p tsconfig.json
+node scripts/bundle-plugin.mjs

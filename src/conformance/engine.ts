@@ -21,16 +21,6 @@ export interface ConformanceEngine {
 export const ENGINE_NAMES = ['interp', 'unicorn', 'kernel'] as const;
 export type EngineName = (typeof ENGINE_NAMES)[number];
 
-/**
- * Module of the Unicorn engine, relative to this file: it must export
- * `createConformanceEngine(): ConformanceEngine | Promise<ConformanceEngine>`.
- */
-export const UNICORN_ENGINE_MODULE = './unicorn-engine.js';
-
-interface EngineModule {
-  createConformanceEngine(): ConformanceEngine | Promise<ConformanceEngine>;
-}
-
 export function parseEngineName(text: string): EngineName {
   if (!(ENGINE_NAMES as readonly string[]).includes(text)) {
     throw new UsageError(`--engine: expected ${ENGINE_NAMES.join(' or ')}, got '${text}'`);
@@ -41,7 +31,7 @@ export function parseEngineName(text: string): EngineName {
 /** Whether the Unicorn pipeline is available in this build. */
 export async function unicornAvailable(): Promise<boolean> {
   try {
-    await import(UNICORN_ENGINE_MODULE as string);
+    await import('./unicorn-engine.js');
     return true;
   } catch {
     return false;
@@ -52,9 +42,9 @@ export async function loadEngine(name: EngineName): Promise<ConformanceEngine> {
   if (name === 'interp') return (await import('./interp-engine.js')).interpEngine;
   // Throws BpfUnavailableError (src/kernel) where bpf() is not permitted.
   if (name === 'kernel') return (await import('./kernel-engine.js')).createConformanceEngine();
-  let mod: EngineModule;
+  let mod: typeof import('./unicorn-engine.js');
   try {
-    mod = (await import(UNICORN_ENGINE_MODULE as string)) as EngineModule;
+    mod = await import('./unicorn-engine.js');
   } catch (e) {
     throw new UsageError(`the unicorn engine is not available in this build (${(e as Error).message}); use --engine interp`);
   }

@@ -18,6 +18,7 @@ import {
   type ConformanceEngine,
 } from '../../src/conformance/index.js';
 import { REPO_ROOT } from '../helpers/corpus.js';
+import { ensureBuilt } from '../helpers/cli.js';
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
@@ -46,9 +47,18 @@ describe('conformance data, unicorn pipeline', async () => {
   if (!available) test('skipped: the unicorn engine (src/conformance/unicorn-engine.ts) is not in this build', () => {});
 });
 
-/** `bpfjit conformance-plugin` as the suite runs it; `lean` uses dist/conformance/plugin-main.js (same command, faster start). */
-function runPluginProcess(args: string[], stdin: string, lean = false): Promise<{ code: number; stdout: string }> {
-  const entry = lean ? [join(REPO_ROOT, 'dist/conformance/plugin-main.js')] : [join(REPO_ROOT, 'dist/cli/main.js'), 'conformance-plugin'];
+/**
+ * `bpfjit conformance-plugin` as the suite runs it. Entries: the command line, plugin-main.js (the command
+ * alone, unbundled) and plugin-launcher.cjs (the single-file bundle through a V8 code cache: the fast one).
+ */
+const PLUGIN_ENTRIES = {
+  cli: [join(REPO_ROOT, 'dist/cli/main.js'), 'conformance-plugin'],
+  main: [join(REPO_ROOT, 'dist/conformance/plugin-main.js')],
+  launcher: [join(REPO_ROOT, 'dist/conformance/plugin-launcher.cjs')],
+} as const;
+
+function runPluginVia(args: string[], stdin: string, via: keyof typeof PLUGIN_ENTRIES = 'cli'): Promise<{ code: number; stdout: string }> {
+  const entry = PLUGIN_ENTRIES[via];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...entry, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -66,13 +76,10 @@ function runPluginProcess(args: string[], stdin: string, lean = false): Promise<
 const hexBytes = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('  ');
 
 describe('conformance data through the plugin protocol', () => {
-  beforeAll(() => {
-    // tsc emits even when some other folder has type errors; the plugin runs are the check here.
-    spawnSync('npx', ['tsc', '-p', '.'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  }, 120_000);
+  beforeAll(() => ensureBuilt(), 120_000);
 
-  // Every file through the lean entry (the command line's registry loads every command: slower start).
-  test('every file, one plugin process each (as the suite runs it)', async () => {
+  /** Every file, one plugin process each (as the suite runs it), three at a time; returns the failures. */
+  async function everyFile(engineArgs: readonly string[], via: keyof typeof PLUGIN_ENTRIES): Promise<string[]> {
     const failures: string[] = [];
     const queue = [...files];
     const worker = async (): Promise<void> => {
@@ -81,8 +88,8 @@ describe('conformance data through the plugin protocol', () => {
         if (parsed.kind !== 'test') continue;
         const t = parsed.test;
         const code = await bytecodeOf(t);
-        const args = [...(t.mem.length > 0 ? [hexBytes(t.mem)] : []), '--engine interp'];
-        const out = await runPluginProcess(args, `${hexBytes(code)}\n`, true);
+        const args = [...(t.mem.length > 0 ? [hexBytes(t.mem)] : []), ...engineArgs];
+        const out = await runPluginVia(args, `${hexBytes(code)}\n`, via);
         if (out.code !== 0) {
           if (out.stdout !== t.error) failures.push(`${t.name}: exit ${out.code}: ${out.stdout}`);
         } else if (BigInt(`0x${out.stdout}`) !== t.result) {
@@ -91,10 +98,22 @@ describe('conformance data through the plugin protocol', () => {
       }
     };
     await Promise.all([worker(), worker(), worker()]);
-    expect(failures).toEqual([]);
+    return failures;
+  }
+
+  // The whole pipeline (front end, JIT, Unicorn) through the fast entry the README gives the suite.
+  test('every file through the bundled launcher, unicorn engine', async () => {
+    expect(await everyFile([], 'launcher')).toEqual([]);
   }, 300_000);
 
-  test('bpfjit conformance-plugin: memory argument, error exit and message', async () => {
+  // The interpreter through the unbundled entry; '--engine interp' as one argument, as some runners pass options.
+  test('every file through plugin-main.js, interpreter engine', async () => {
+    expect(await everyFile(['--engine interp'], 'main')).toEqual([]);
+  }, 300_000);
+
+  // The bundle must carry the lazily loaded parts too (interpreter, ELF reader, usage errors).
+  test.each(['cli', 'launcher'] as const)('%s: memory argument, error exit and message', async (via) => {
+    const runPluginProcess = (args: string[], stdin: string) => runPluginVia(args, stdin, via);
     const ok = await runPluginProcess(['01 02 03 04'], '61 10 00 00 00 00 00 00 95 00 00 00 00 00 00 00\n');
     expect(ok).toEqual({ code: 0, stdout: '4030201' });
     const oob = await runPluginProcess(['01  02  03  04  ', '--engine', 'interp'], '61 10 04 00 00 00 00 00 95 00 00 00 00 00 00 00\n');

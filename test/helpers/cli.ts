@@ -14,6 +14,7 @@ export function ensureBuilt(): void {
     return;
   }
   spawnSync('npx', ['tsc', '-p', '.'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  spawnSync('node', ['scripts/bundle-plugin.mjs'], { cwd: REPO_ROOT, stdio: 'ignore' });
   built = true;
 }
 
