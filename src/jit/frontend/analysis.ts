@@ -23,6 +23,11 @@ export interface AnalysisOptions {
   readonly xlated: boolean;
   /** Distinct states kept per instruction before joining (default 8; 1 = a plain dataflow join). */
   readonly pathStates?: number;
+  /**
+   * kfunc call imms whose pointer arguments the verifier does not check (the arena kfuncs' `__ign` and `__map`
+   * arguments): a stack pointer passed there is no stack access.
+   */
+  readonly uncheckedArgKfuncs?: ReadonlySet<number>;
 }
 
 export interface Analysis {
@@ -47,6 +52,8 @@ interface State {
 }
 
 const MAX_CALL_FRAMES = 8;
+/** MAX_BPF_STACK: a function's stack, and the combined stack of a call chain (check_max_stack_depth). */
+export const MAX_BPF_STACK = 512;
 const BPF_FUNC_LOOP = 181;
 const PATH_STATES = 8;
 /** Instructions the analysis may process in total (the verifier's own limit is 1M). */
@@ -132,8 +139,17 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     if (d > res.depth[fn]!) res.depth[fn] = d;
   };
 
+  /**
+   * A stack access must stay inside the 512-byte frame (check_stack_access_within_bounds: the verifier's
+   * message). An xlated program is not checked: the verifier's extra slots (may_goto, bpf_loop) lie below.
+   */
+  const checkStack = (pc: number, reg: number, off: number, size: number, what: string): void => {
+    if (opts.xlated || (off >= -MAX_BPF_STACK && off + size <= 0)) return;
+    throw insnError(pc, `invalid ${what} stack R${reg} off=${off} size=${size} (the stack is ${MAX_BPF_STACK} bytes below r10)`);
+  };
+
   /** Records the base of a memory access; refuses arena/non-arena mixes like save_aux_ptr_type(). */
-  const access = (pc: number, reg: number, base: Val, off: number, chain: readonly number[]): void => {
+  const access = (pc: number, reg: number, base: Val, off: number, chain: readonly number[], size: number, write: boolean): void => {
     if (base.k === 'mixed') {
       const other = base.otherPc >= 0 ? `${base.other} (made at insn ${base.otherPc})` : base.other;
       throw insnError(pc, `same insn cannot be used with different pointers: R${reg} is an arena pointer (made at insn ${base.arenaPc}) on one path and a ${other} on another`);
@@ -143,7 +159,10 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       kind = 1;
     } else if (base.k === 'stack') {
       kind = 2;
-      if (base.off !== undefined) deepen(chain[base.frame]!, base.off + off);
+      if (base.off !== undefined) {
+        checkStack(pc, reg, base.off + off, size, write ? 'write to' : 'read from');
+        deepen(chain[base.frame]!, base.off + off);
+      }
     } else if (base.k === 'ptr') {
       kind = 2;
     }
@@ -241,7 +260,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
 
       if (cls === Class.LDX) {
         const base = regs[s.src]!;
-        access(pc, s.src, base, s.off, chain);
+        access(pc, s.src, base, s.off, chain, SIZE_OF[s.code & 0x18]!, false);
         const bits = 8 * SIZE_OF[s.code & 0x18]!;
         const sx = (s.code & 0xe0) === Mode.MEMSX || (s.code & 0xe0) === Mode.PROBE_MEM32SX;
         let v: Val = bits === 64 ? UNKNOWN : ranged(sx ? sextBounds(bits) : zextBounds(bits));
@@ -258,11 +277,12 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         const size = SIZE_OF[s.code & 0x18]!;
         const isAtomic = cls === Class.STX && (mode === Mode.ATOMIC || mode === Mode.PROBE_ATOMIC);
         if (isAtomic && s.imm === AtomicOp.LOAD_ACQ) {
-          access(pc, s.src, regs[s.src]!, s.off, chain);
+          access(pc, s.src, regs[s.src]!, s.off, chain, size, false);
           regs[s.dst] = size === 8 ? UNKNOWN : ranged(zextBounds(8 * size));
         } else {
           const base = regs[s.dst]!;
-          access(pc, s.dst, base, s.off, chain);
+          // An atomic read-modify-write is checked as a read first (check_atomic_rmw).
+          access(pc, s.dst, base, s.off, chain, size, !isAtomic || s.imm === AtomicOp.STORE_REL);
           if (isAtomic) {
             if (size === 8) {
               read64(regs[s.src]!);
@@ -315,9 +335,14 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
           regs[0] = r0.k === 'uninit' ? UNKNOWN : r0;
         } else {
           // Helpers and kfuncs read stack buffers passed to them: that memory counts as used stack.
-          for (let r = 1; r <= 5; r++) {
+          const unchecked = s.src === PseudoCall.KFUNC && opts.uncheckedArgKfuncs?.has(s.imm) === true;
+          for (let r = 1; r <= 5 && !unchecked; r++) {
             const v = regs[r]!;
-            if (v.k === 'stack' && v.off !== undefined) deepen(chain[v.frame]!, v.off);
+            if (v.k !== 'stack' || v.off === undefined) continue;
+            if (!opts.xlated && v.off < -MAX_BPF_STACK) {
+              throw insnError(pc, `invalid indirect access to stack R${r} off=${v.off} (the stack is ${MAX_BPF_STACK} bytes below r10)`);
+            }
+            deepen(chain[v.frame]!, v.off);
           }
           // Callbacks (ld_imm64 src 4 passed to a helper) run as functions of their own.
           for (let r = 1; r <= 5; r++) {

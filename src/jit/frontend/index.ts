@@ -11,6 +11,7 @@ import { hardWireDeadBranches, removeDeadCode, removeNops } from './deadcode.js'
 import { insertCmpxchgZext, markArenaAccesses, miscFixups } from './fixups.js';
 import { inlineBpfLoops } from './loops.js';
 import { SlotProgram } from './slots.js';
+import { checkCombinedStack } from './stack.js';
 import { findSubprogs } from './subprogs.js';
 import type { FrontEndEnv, FrontEndResult, FunctionRange } from './types.js';
 
@@ -58,6 +59,15 @@ function ranges(starts: readonly number[]): FunctionRange[] {
   return out;
 }
 
+/** The arena kfuncs (bpf_arena_alloc_pages, _free_pages, _reserve_pages): their pointer arguments are `__ign`. */
+function arenaKfuncImms(kfuncs: Readonly<Record<string, string>> | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const [key, name] of Object.entries(kfuncs ?? {})) {
+    if (name.startsWith('bpf_arena_') && /^(0x[0-9a-f]+|-?\d+)$/i.test(key)) out.add(Number(BigInt.asIntN(32, BigInt(key))));
+  }
+  return out;
+}
+
 /** The verifier refuses a division or modulo by the constant 0 (check_alu_op: "div by zero"). */
 function refuseDivByZeroImm(prog: Program): void {
   for (const insn of prog.insns) {
@@ -80,6 +90,7 @@ export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
     hasArena: !!env.arena,
     decide: !env.visited,
     xlated: false,
+    uncheckedArgKfuncs: arenaKfuncImms(env.kfuncs),
     // With the verifier's visited set nothing is left to decide: keep fewer states per instruction.
     ...(env.visited ? { visited: env.visited, pathStates: 2 } : {}),
   });
@@ -90,6 +101,8 @@ export function frontEnd(prog: Program, env: FrontEndEnv): FrontEndResult {
     a.needsZext = facts.needsZext[pc] === 1;
     a.zext = facts.zext[pc] === 1;
   }
+  // Before the rewrites that add stack slots (may_goto, bpf_loop), as the verifier checks it.
+  checkCombinedStack(p.slots, p.starts, facts.depth);
   p.depth = facts.depth.slice();
   inlineBpfLoops(p, facts.loops);
   resolveLdImm64(p, env);
