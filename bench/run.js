@@ -1,6 +1,6 @@
 // bench — `npm run bench` (after scripts/setup.sh has built dist/): JIT throughput and image size per workload
 // and program size, the JIT's peak memory (child processes), emulated execution per workload, the cost of the
-// arena exception-table hooks, per-run overhead (single and a batched prototype), the CLI's own timing, the
+// arena exception-table hooks, per-run overhead (single and batched), the CLI's own timing, the
 // conformance plugin's start-up; prints a
 // table, writes results.json and results.svg. Options: --quick (seconds, for the smoke test), --out DIR.
 import { execFileSync, spawnSync } from 'node:child_process';

@@ -92,10 +92,9 @@ export function evaluateTargets(res) {
     t.push({
       id: 'batched-overhead',
       target: 'batched per-run overhead <= 1 us',
-      measured: `engine.run ${(o.engineRunNs / 1e3).toFixed(2)} us/run (no batched mode in the Engine); guest-driver prototype ${(o.batchedNsPerRun / 1e3).toFixed(3)} us/run`,
-      met: o.engineRunNs <= 1000,
-      prototypeMet: o.batchedNsPerRun <= 1000,
-      factor: o.engineRunNs / 1000,
+      measured: `engine.run({ repeat: ${o.batch} }): ${(o.batchedNsPerRun / 1e3).toFixed(3)} us/run (single engine.run(): ${(o.engineRunNs / 1e3).toFixed(2)} us)`,
+      met: o.batchedNsPerRun <= 1000,
+      factor: o.batchedNsPerRun / 1000,
     });
   }
   if (res.plugin) {

@@ -17,6 +17,21 @@ const RX = UC.PROT_READ | UC.PROT_EXEC;
 /** The program returns here; emulation stops on reaching it. */
 export const RETURN_ADDR = LAYOUT.trampoline;
 const BPF_LOOP_ADDR = LAYOUT.trampoline + 0x100n;
+/** The repeat driver (RunOptions.repeat): runs the program N times in one emulator entry. */
+export const REPEAT_ADDR = LAYOUT.trampoline + 0x200n;
+
+/**
+ * Guest driver of RunOptions.repeat, entered with rsp = D where [D] = the return trampoline, [D+8] = runs
+ * left, [D+16] = the program's entry, [D+24] = the context address: calls the program until no run is left.
+ * The count lives on the stack, not in a register, so that after a fault it still tells which run faulted.
+ */
+export const REPEAT_CODE = new Uint8Array([
+  0x48, 0x8b, 0x7c, 0x24, 0x18, // loop: mov rdi,[rsp+0x18]
+  0xff, 0x54, 0x24, 0x10, // call qword ptr [rsp+0x10]
+  0x48, 0xff, 0x4c, 0x24, 0x08, // dec qword ptr [rsp+0x8]
+  0x75, 0xf0, // jne loop
+  0xc3, // ret
+]);
 const ARGS = new Int32Array([X86.RDI, X86.RSI, X86.RDX, X86.RCX, X86.R8]);
 
 /**
@@ -102,6 +117,7 @@ export class Engine {
     const t = s.map(LAYOUT.trampoline, PAGE, RX, 'return trampoline');
     t.mem.bytes.fill(0xcc);
     t.mem.bytes.set(BPF_LOOP_CODE, Number(BPF_LOOP_ADDR - LAYOUT.trampoline));
+    t.mem.bytes.set(REPEAT_CODE, Number(REPEAT_ADDR - LAYOUT.trampoline));
 
     s.hookMem(
       UC.HOOK_MEM_READ_UNMAPPED | UC.HOOK_MEM_WRITE_UNMAPPED | UC.HOOK_MEM_FETCH_UNMAPPED |

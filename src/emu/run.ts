@@ -2,7 +2,7 @@
 // through the exception table, and turn everything else (faults, limits) into a located report.
 import type { ExEntry, JitFunction } from '../jit/types.js';
 import type { Engine } from './engine.js';
-import { RETURN_ADDR } from './engine.js';
+import { REPEAT_ADDR, RETURN_ADDR } from './engine.js';
 import type { HookId } from './space.js';
 import { LAYOUT } from './layout.js';
 import { disasm, locateFault } from './locate.js';
@@ -75,10 +75,22 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   const rsp = LAYOUT.stackTop - 64n;
   new DataView(stack.mem.bytes.buffer).setBigUint64(LAYOUT.stackSize - 64, RETURN_ADDR, true);
   const entry = loaded.functions[0]!.imageBase;
+  const repeat = opts.repeat ?? 1;
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new RangeError(`repeat must be a positive integer, got ${repeat}`);
   const regs = GPR_IDS.map(() => 0n);
   regs[4] = rsp;
   regs[7] = LAYOUT.ctx;
-  space.uc.regWriteBatch(ALL_GPRS, [...regs, entry, 2n]);
+  // Repeated runs go through the driver (REPEAT_CODE), whose frame sits just above the program's so that the
+  // program starts every run with the same rsp as a single run.
+  const driver = repeat > 1 ? new DataView(stack.mem.bytes.buffer, stack.mem.bytes.byteOffset + LAYOUT.stackSize - 56, 32) : null;
+  if (driver) {
+    driver.setBigUint64(0, RETURN_ADDR, true);
+    driver.setBigUint64(8, BigInt(repeat), true);
+    driver.setBigUint64(16, entry, true);
+    driver.setBigUint64(24, LAYOUT.ctx, true);
+    regs[4] = rsp + 8n;
+  }
+  space.uc.regWriteBatch(ALL_GPRS, [...regs, driver ? REPEAT_ADDR : entry, 2n]);
 
   engine.state.output = [];
   engine.helperFault = null;
@@ -156,7 +168,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
   let fault: Fault | null = null;
   let broken = false;
   const t0 = process.hrtime.bigint();
-  let begin = entry;
+  let begin = driver ? REPEAT_ADDR : entry;
   try {
     for (;;) {
       pending = {};
@@ -201,6 +213,8 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     dog?.disarm();
   }
   const timeNs = Number(process.hrtime.bigint() - t0);
+  // The driver's count still includes the run in progress when something stopped it.
+  const runs = driver ? repeat - (fault ? Number(driver.getBigUint64(8, true)) : 0) : fault ? 0 : 1;
   if (!fault) finishTrace();
   const r0 = space.uc.regRead(X86.RAX);
   const ctxOut = ctxRegion.mem.bytes.slice(0, ctx.length);
@@ -219,6 +233,7 @@ export function runProgram(engine: Engine, loaded: Loaded, opts: RunOptions): Ru
     output: engine.state.output,
     insns,
     timeNs,
+    runs,
   };
 }
 

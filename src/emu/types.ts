@@ -32,8 +32,14 @@ export interface RunOptions {
    * exception-table fixup of an arena fault (Unicorn does not expose its counter).
    */
   readonly maxInsns?: number;
-  /** Wall-clock limit in milliseconds (default 10 000). */
+  /** Wall-clock limit in milliseconds (default 10 000) of the whole call, all repeats included. */
   readonly timeoutMs?: number;
+  /**
+   * Runs the program this many times in one emulator entry (default 1), like BPF_PROG_TEST_RUN's `repeat`:
+   * the same context memory each time, nothing reset in between; the result is the last run's (or the
+   * faulting run's), `runs` says how many completed. Costs well under a microsecond per run.
+   */
+  readonly repeat?: number;
   /** Called for each executed BPF instruction with the registers it changed (slow: hooks every instruction). */
   readonly trace?: (step: TraceStep) => void;
   /** Called for each helper/kfunc call (name, r1–r5, result) and each arena fault the exception table resolved. */
@@ -102,4 +108,6 @@ export interface RunResult {
   readonly insns: number | null;
   /** Wall time of the emulation itself. */
   readonly timeNs: number;
+  /** Runs that completed (RunOptions.repeat; 1 or 0 for a single run). */
+  readonly runs: number;
 }
