@@ -4,7 +4,7 @@
 
 import { BpfError, insnError } from '../errors.js';
 import { Class, JmpOp, PseudoCall, insnClass, insnOp } from '../isa/opcodes.js';
-import { TAIL_CALL, type InsnTable } from './table.js';
+import { TAIL_CALL, type InsnTable, tCode, tDst, tImm, tPc, tSrc } from './table.js';
 
 export interface FnRange {
   readonly firstPc: number;
@@ -29,11 +29,11 @@ export function splitFunctions(
   const n = t.length;
   // 1: an instruction starts here; 2: a function starts here.
   const mark = new Uint8Array(slots + 1);
-  for (let i = 0; i < n; i++) mark[t.pc[i]!] = 1;
+  for (let i = 0; i < n; i++) mark[tPc(t, i)] = 1;
   for (let i = 0; i < n; i++) {
-    if (!isPseudoCall(t.code[i]!, t.src[i]!)) continue;
-    const target = t.pc[i]! + t.imm[i]! + 1;
-    if (target < 0 || target >= slots || mark[target] === 0) throw insnError(t.pc[i]!, `call target ${target} is not an instruction`);
+    if (!isPseudoCall(tCode(t, i), tSrc(t, i))) continue;
+    const target = tPc(t, i) + tImm(t, i) + 1;
+    if (target < 0 || target >= slots || mark[target] === 0) throw insnError(tPc(t, i), `call target ${target} is not an instruction`);
     mark[target] = 2;
   }
   for (const start of extraStarts) {
@@ -42,14 +42,14 @@ export function splitFunctions(
     }
     mark[start] = 2;
   }
-  if (n > 0) mark[t.pc[0]!] = 2;
+  if (n > 0) mark[tPc(t, 0)] = 2;
   const fns: FnRange[] = [];
   const funcOfPc = new Int32Array(slots);
   let cur = -1;
   let firstPc = 0;
   let first = 0;
   for (let i = 0; i < n; i++) {
-    const pc = t.pc[i]!;
+    const pc = tPc(t, i);
     if (mark[pc] === 2) {
       if (i > 0) fns.push({ firstPc, endPc: pc, first, end: i });
       firstPc = pc;
@@ -57,7 +57,7 @@ export function splitFunctions(
       cur++;
     }
     funcOfPc[pc] = cur;
-    if (t.code[i] === 0x18 && pc + 1 < slots) funcOfPc[pc + 1] = cur;
+    if (tCode(t, i) === 0x18 && pc + 1 < slots) funcOfPc[pc + 1] = cur;
   }
   if (n > 0) fns.push({ firstPc, endPc: slots, first, end: n });
   return { fns, funcOfPc };
@@ -66,7 +66,7 @@ export function splitFunctions(
 /** Bit k: BPF r(6+k) appears as dst or src of some instruction (the kernel's detect_reg_usage). */
 export function calleeSavedUsed(t: InsnTable, fn: FnRange): number {
   let bits = 0;
-  for (let i = fn.first; i < fn.end; i++) bits |= calleeBits(t.dst[i]!, t.src[i]!);
+  for (let i = fn.first; i < fn.end; i++) bits |= calleeBits(tDst(t, i), tSrc(t, i));
   return bits;
 }
 
@@ -81,9 +81,9 @@ export function tailCallReachable(t: InsnTable, fns: readonly FnRange[], funcOfP
   const callees = fns.map(() => [] as number[]);
   fns.forEach((fn, f) => {
     for (let i = fn.first; i < fn.end; i++) {
-      const code = t.code[i]!;
+      const code = tCode(t, i);
       if (code === TAIL_CALL) has[f] = true;
-      if (isPseudoCall(code, t.src[i]!)) callees[f]!.push(funcOfPc[t.pc[i]! + t.imm[i]! + 1]!);
+      if (isPseudoCall(code, tSrc(t, i))) callees[f]!.push(funcOfPc[tPc(t, i) + tImm(t, i) + 1]!);
     }
   });
   let changed = true;

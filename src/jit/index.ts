@@ -6,7 +6,7 @@
 import type { Program } from '../isa/insn.js';
 import { splitFunctions, calleeSavedUsed, tailCallReachable } from './functions.js';
 import { runPasses, newFnState } from './layout.js';
-import { TAIL_CALL, TAIL_CALL_UNDECIDED, type InsnTable, insnTable, insnTableFromBytes, tableBytes } from './table.js';
+import { TAIL_CALL, TAIL_CALL_UNDECIDED, type InsnTable, insnTable, insnTableFromBytes, setImm, tCode, tImm, tableBytes } from './table.js';
 import { release, take } from './scratch.js';
 import { DEFAULT_TAIL_CALL_LAYOUT, knownKernel } from './kernels.js';
 import type { FnInfo, ProgConsts } from './lower/state.js';
@@ -145,7 +145,7 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
 /** Tail calls read from a kernel dump (`call 12`): direct when the key is constant, else indirect. */
 function decideTailCalls(t: InsnTable, first: number, end: number, constKey: readonly number[]): void {
   for (let i = first; i < end; i++) {
-    if (t.code[i] === TAIL_CALL && t.imm[i] === TAIL_CALL_UNDECIDED) t.imm[i] = constKey.includes(i) ? 1 : 0;
+    if (tCode(t, i) === TAIL_CALL && tImm(t, i) === TAIL_CALL_UNDECIDED) setImm(t, i, constKey.includes(i) ? 1 : 0);
   }
 }
 

@@ -11,24 +11,26 @@ import { JmpOp } from '../isa/opcodes.js';
 import { isImm8JmpOffset } from './lower/jmp.js';
 import type { FnState } from './lower/state.js';
 import type { IntList } from './layout.js';
-import { TAIL_CALL, type InsnTable } from './table.js';
+import { TAIL_CALL, type InsnTable, tCode, tImm, tOff, tPc } from './table.js';
 
 const COND = 0;
 const JA = 1;
 const JA_SELF = 2;
 const EXIT = 3;
 
+/** Words per jump in JumpPlan.rec. */
+const REC = 4;
+
 export interface JumpPlan {
   /** Number of layout instructions (jumps and exits). */
   readonly count: number;
-  readonly kind: Uint8Array;
-  /** COND: size of the compare before the Jcc; EXIT: size of the epilogue (used by the first exit). */
-  readonly fixed: Int32Array;
-  /** Bytes of fixed-size code between the previous jump's end and this jump's start. */
-  readonly gap: Int32Array;
-  /** Target slot as end[tBase] + tRel. */
-  readonly tBase: Int32Array;
-  readonly tRel: Int32Array;
+  /**
+   * REC words per jump, one array so that a pass reads one typed array, not six: the bytes of fixed-size code
+   * between the previous jump's end and this one's start; kind | fixed << 2 (fixed: COND the size of the compare
+   * before the Jcc, EXIT the size of the epilogue, used by the first exit); then the target slot as
+   * end[tBase] + tRel: tBase, tRel.
+   */
+  readonly rec: Int32Array;
   /** end[0] = end of the prologue, end[j + 1] = end of jump j (current values). */
   readonly end: Int32Array;
   /** end[] after the first pass. */
@@ -74,40 +76,34 @@ export function planJumps(
   const firstPc = st.fn.firstPc;
   const n = st.fn.endPc - firstPc;
   const addrs = st.addrs;
-  const code = t.code;
-  const kind = new Uint8Array(count);
-  const fixed = new Int32Array(count);
-  const gap = new Int32Array(count);
+  const rec = new Int32Array(count * REC);
   const slot = new Int32Array(count);
-  const tBase = new Int32Array(count);
-  const tRel = new Int32Array(count);
   const ends = new Int32Array(count + 1);
   ends[0] = addrs[0]!;
   let seenExit = false;
   for (let j = 0; j < count; j++) {
     const i = layout[j]!;
-    const c = code[i]!;
+    const c = tCode(t, i);
     if (c === TAIL_CALL) return null;
-    const local = t.pc[i]! - firstPc;
+    const local = tPc(t, i) - firstPc;
     const op = c & 0xf0;
     const start = addrs[local]!;
     slot[j] = local;
-    gap[j] = start - ends[j]!;
+    const r = j * REC;
+    rec[r] = start - ends[j]!;
     let target = -1;
     if (op === JmpOp.EXIT) {
-      kind[j] = EXIT;
-      if (!seenExit) fixed[j] = firstStart[i - first + 1]! - firstStart[i - first]!;
+      rec[r + 1] = EXIT | ((seenExit ? 0 : firstStart[i - first + 1]! - firstStart[i - first]!) << 2);
       seenExit = true;
     } else if (op === JmpOp.JA) {
-      const off = (c & 7) === 5 ? t.off[i]! : t.imm[i]!;
-      kind[j] = off === -1 ? JA_SELF : JA;
+      const off = (c & 7) === 5 ? tOff(t, i) : tImm(t, i);
+      rec[r + 1] = off === -1 ? JA_SELF : JA;
       if (off !== -1) target = local + 1 + off;
     } else {
-      kind[j] = COND;
-      fixed[j] = cmpLen[j]!;
-      target = local + 1 + t.off[i]!;
+      rec[r + 1] = COND | (cmpLen[j]! << 2);
+      target = local + 1 + tOff(t, i);
     }
-    tBase[j] = target; // the target slot for now
+    rec[r + 2] = target; // the target slot for now
     ends[j + 1] = addrs[local + 1]!;
   }
   // Number of jumps before each slot: binary search for a few jumps, else a map of all slots.
@@ -123,7 +119,7 @@ export function planJumps(
     for (let j = 0; j < ldImm64.n; j++) before[ldImm64.a[j]! + 1] = -1;
   }
   for (let j = 0; j < count; j++) {
-    const s = tBase[j]!;
+    const s = rec[j * REC + 2]!;
     if (s < 0) continue;
     let b: number;
     if (byMap) {
@@ -133,10 +129,10 @@ export function planJumps(
       if (s !== n && !isInsnStart(t, first, end, s + firstPc)) return null;
       b = lowerBound(slot, count, s);
     }
-    tBase[j] = b;
-    tRel[j] = addrs[s]! - ends[b]!;
+    rec[j * REC + 2] = b;
+    rec[j * REC + 3] = addrs[s]! - ends[b]!;
   }
-  return { count, kind, fixed, gap, tBase, tRel, end: ends, firstEnd: ends.slice(), tail: len - ends[count]!, slot };
+  return { count, rec, end: ends, firstEnd: ends.slice(), tail: len - ends[count]!, slot };
 }
 
 /** Whether an instruction of t[first..end) starts at slot pc (pcs are increasing). */
@@ -145,34 +141,35 @@ function isInsnStart(t: InsnTable, first: number, end: number, pc: number): bool
   let hi = end;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (t.pc[mid]! < pc) lo = mid + 1;
+    if (tPc(t, mid) < pc) lo = mid + 1;
     else hi = mid;
   }
-  return lo < end && t.pc[lo] === pc;
+  return lo < end && tPc(t, lo) === pc;
 }
 
 /** One middle pass; returns the image length. */
 export function jumpPass(p: JumpPlan): number {
-  const { count, kind, fixed, gap, tBase, tRel, end } = p;
+  const { count, rec, end } = p;
   let pos = end[0]!;
   let cleanup = 0;
   let seenExit = false;
-  for (let j = 0; j < count; j++) {
-    const start = pos + gap[j]!;
+  for (let j = 0, r = 0; j < count; j++, r += REC) {
+    const start = pos + rec[r]!;
     const oldEnd = end[j + 1]!;
-    const k = kind[j]!;
+    const kf = rec[r + 1]!;
+    const k = kf & 3;
     let size: number;
     if (k === COND) {
-      size = fixed[j]! + (isImm8JmpOffset(end[tBase[j]!]! + tRel[j]! - oldEnd) ? 2 : 6);
+      size = (kf >> 2) + (isImm8JmpOffset(end[rec[r + 2]!]! + rec[r + 3]! - oldEnd) ? 2 : 6);
     } else if (k === JA) {
-      const rel = end[tBase[j]!]! + tRel[j]! - oldEnd;
+      const rel = end[rec[r + 2]!]! + rec[r + 3]! - oldEnd;
       size = rel === 0 ? 0 : isImm8JmpOffset(rel) ? 2 : 5;
     } else if (k === JA_SELF) {
       size = 2;
     } else if (!seenExit) {
       seenExit = true;
       cleanup = start;
-      size = fixed[j]!;
+      size = kf >> 2;
     } else {
       size = isImm8JmpOffset(cleanup - oldEnd) ? 2 : 5;
     }

@@ -11,7 +11,7 @@ import { lowerInsn } from './lower/index.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, Emit, type InsnTable, loadCursor, newCursor } from './table.js';
+import { type Cursor, Emit, type InsnTable, TW, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tPc } from './table.js';
 import { EX_STRIDE, ExTableBuilder, PackedExTable, exBits } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 
@@ -135,13 +135,11 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
   const { cursor, firstStart } = buf;
-  const pcs = t.pc;
-  const codes = t.code;
-  const variable = t.variable;
+  const w = t.w;
   s.reserve(256);
   startPass(st);
   for (let i = first; i < end; i++) {
-    const local = pcs[i]! - firstPc;
+    const local = w[i * TW]! - firstPc;
     if (s.pos + 256 > s.buf.length) s.reserve(256);
     const start = s.pos;
     loadCursor(t, i, cursor);
@@ -150,10 +148,12 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     const endPos = s.pos;
     if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
     firstStart[i - first] = start;
-    const emit = variable[i]!;
+    const ops = w[i * TW + W_OPS]!;
+    const emit = (ops >> 16) & 3;
+    const code = ops & 0xff;
     if (full) buf.relower.push(i);
-    else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq, codes[i]!, t.src[i]!);
-    if (codes[i] === LD_IMM64) {
+    else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq, code, (ops >> 12) & 0xf);
+    if (code === LD_IMM64) {
       buf.ldImm64.push(local);
       addrs[local + 2] = endPos;
     } else {
@@ -193,9 +193,9 @@ function fullPass(st: FnState, t: InsnTable, first: number, end: number, buf: Pa
   s.reserve(256);
   startPass(st);
   for (let i = first; i < end; i++) {
-    const local = t.pc[i]! - firstPc;
-    const endSlot = t.code[i] === LD_IMM64 ? local + 2 : local + 1;
-    if (t.variable[i] !== Emit.LAYOUT) {
+    const local = tPc(t, i) - firstPc;
+    const endSlot = tCode(t, i) === LD_IMM64 ? local + 2 : local + 1;
+    if (tEmit(t, i) !== Emit.LAYOUT) {
       s.pos += firstStart[i - first + 1]! - firstStart[i - first]!;
       addrs[endSlot] = s.pos;
       continue;
@@ -233,17 +233,17 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   for (let r = 0; r < relower.n; r++) {
     const i = relower.a[r]!;
     const k = i - first;
-    const local = t.pc[i]! - firstPc;
+    const local = tPc(t, i) - firstPc;
     const to = firstStart[k]!;
     copyRun(out, outView, first8, fromView, from, to, pos);
     pos += to - from;
-    if (pos !== addrs[local]) throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
+    if (pos !== addrs[local]) throw insnError(tPc(t, i), 'internal error: layout changed in the image pass');
     s.pos = pos;
     loadCursor(t, i, cursor);
     lowerInsn(st, cursor);
     pos = s.pos;
-    if (pos !== addrs[t.code[i] === LD_IMM64 ? local + 2 : local + 1]) {
-      throw insnError(t.pc[i]!, 'internal error: layout changed in the image pass');
+    if (pos !== addrs[tCode(t, i) === LD_IMM64 ? local + 2 : local + 1]) {
+      throw insnError(tPc(t, i), 'internal error: layout changed in the image pass');
     }
     from = firstStart[k + 1]!;
   }
@@ -268,8 +268,8 @@ function patchCalls(st: FnState, t: InsnTable, buf: PassBuffers, out: Uint8Array
   const calls = buf.calls;
   for (let c = 0; c < calls.n; c++) {
     const i = calls.a[c]!;
-    const pos = st.addrs[t.pc[i]! - st.fn.firstPc]!;
-    const rel = st.callDelta + t.imm[i]! - (pos + 5);
+    const pos = st.addrs[tPc(t, i) - st.fn.firstPc]!;
+    const rel = st.callDelta + tImm(t, i) - (pos + 5);
     if (rel < -0x80000000 || rel > 0x7fffffff) {
       st.a.s.pos = pos;
       loadCursor(t, i, buf.cursor);
@@ -291,8 +291,7 @@ function exceptionTable(st: FnState, t: InsnTable, buf: PassBuffers): PackedExTa
   if (exInsns.n === 0) return made.build();
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const pcs = t.pc;
-  const offs = t.off;
+  const tw = t.w;
   const out = new Int32Array((exInsns.n + made.count) * EX_STRIDE);
   const m = made.a;
   let w = 0;
@@ -300,12 +299,12 @@ function exceptionTable(st: FnState, t: InsnTable, buf: PassBuffers): PackedExTa
   for (let e = 0; e < exInsns.n; e++) {
     const i = exInsns.a[e]!;
     const ex = exRecs.a[e]!;
-    const pc = pcs[i]!;
+    const pc = tw[i * TW]!;
     const offset = addrs[pc - firstPc]! + (ex & 0xff);
     for (; k < made.n && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
     out[w] = offset;
     out[w + 1] = pc;
-    out[w + 2] = offs[i]!;
+    out[w + 2] = tw[i * TW + W_OFF]!;
     out[w + 3] = exBits((ex >> 8) & 0xff, ((ex >> 16) & 0x1f) - 1, (ex >> 21) & 0xf, (ex >> 25) & 3);
     w += EX_STRIDE;
   }

@@ -6,7 +6,7 @@
 import { AluOp, Class, JmpOp, LD_IMM64, Mode, Src, insnClass, insnMode, insnOp, insnSrc } from '../isa/opcodes.js';
 import type { FnRange } from './functions.js';
 import type { Cursor, InsnTable } from './table.js';
-import { TAIL_CALL, loadCursor, newCursor } from './table.js';
+import { TAIL_CALL, loadCursor, newCursor, tCode, tDst, tOff, tPc, tSrc } from './table.js';
 
 const NREGS = 12;
 const FP = 10;
@@ -35,7 +35,7 @@ export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
   if (direct >= 0) return { stackDepth: direct, constKeyTailCalls: [] };
   // Instruction index (relative to the function) of each slot, -1 for none.
   const localOf = new Int32Array(fn.endPc - fn.firstPc + 1).fill(-1);
-  for (let i = 0; i < n; i++) localOf[t.pc[fn.first + i]! - fn.firstPc] = i;
+  for (let i = 0; i < n; i++) localOf[tPc(t, fn.first + i) - fn.firstPc] = i;
   const insn = newCursor();
   // Entry state of each instruction: kind and value per register.
   const kind = new Uint8Array(n * NREGS);
@@ -101,7 +101,7 @@ export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
   }
   const constKeyTailCalls: number[] = [];
   for (let i = 0; i < n; i++) {
-    if (t.code[fn.first + i] === TAIL_CALL && kind[i * NREGS + 3] === CONST) constKeyTailCalls.push(fn.first + i);
+    if (tCode(t, fn.first + i) === TAIL_CALL && kind[i * NREGS + 3] === CONST) constKeyTailCalls.push(fn.first + i);
   }
   return { stackDepth: depth, constKeyTailCalls };
 }
@@ -112,7 +112,7 @@ export function analyzeFunction(t: InsnTable, fn: FnRange): FnAnalysis {
  */
 function directOnly(t: InsnTable, fn: FnRange): number {
   let depth = 0;
-  for (let i = fn.first; i < fn.end && depth >= 0; i++) depth = directStep(t.code[i]!, t.dst[i]!, t.src[i]!, t.off[i]!, depth);
+  for (let i = fn.first; i < fn.end && depth >= 0; i++) depth = directStep(tCode(t, i), tDst(t, i), tSrc(t, i), tOff(t, i), depth);
   return depth;
 }
 

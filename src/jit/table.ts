@@ -8,17 +8,54 @@ import { directStep } from './stack.js';
 
 export interface InsnTable {
   readonly length: number;
-  readonly pc: Int32Array;
-  readonly code: Uint8Array;
-  readonly dst: Uint8Array;
-  readonly src: Uint8Array;
-  readonly off: Int16Array;
-  readonly imm: Int32Array;
-  readonly imm2: Int32Array;
-  /** Emission class, see Emit. */
-  readonly variable: Uint8Array;
+  /**
+   * TW int32 words per instruction (word offsets W_*): pc; code | dst << 8 | src << 12 | emission class << 16;
+   * off; imm; imm2 (ld_imm64's upper half, else 0). One array rather than one per field: V8 reloads a typed
+   * array's data pointer and length after every call in a loop, so each extra array costs on every instruction.
+   * Read it through the accessors below, or the words directly in hot loops.
+   */
+  readonly w: Int32Array;
   /** Whole-program facts gathered while the table was built (see TableFacts). */
   readonly facts: TableFacts;
+}
+
+/** Words per instruction in InsnTable.w, and the offset of each field. */
+export const TW = 5;
+export const W_PC = 0;
+export const W_OPS = 1;
+export const W_OFF = 2;
+export const W_IMM = 3;
+export const W_IMM2 = 4;
+
+export function tPc(t: InsnTable, i: number): number {
+  return t.w[i * TW]!;
+}
+export function tCode(t: InsnTable, i: number): number {
+  return t.w[i * TW + W_OPS]! & 0xff;
+}
+export function tDst(t: InsnTable, i: number): number {
+  return (t.w[i * TW + W_OPS]! >> 8) & 0xf;
+}
+export function tSrc(t: InsnTable, i: number): number {
+  return (t.w[i * TW + W_OPS]! >> 12) & 0xf;
+}
+/** Emission class (Emit). */
+export function tEmit(t: InsnTable, i: number): number {
+  return (t.w[i * TW + W_OPS]! >> 16) & 3;
+}
+export function tOff(t: InsnTable, i: number): number {
+  return t.w[i * TW + W_OFF]!;
+}
+export function tImm(t: InsnTable, i: number): number {
+  return t.w[i * TW + W_IMM]!;
+}
+export function setImm(t: InsnTable, i: number, imm: number): void {
+  t.w[i * TW + W_IMM] = imm;
+}
+
+/** The W_OPS word. */
+function ops(code: number, dst: number, src: number, emit: number): number {
+  return code | (dst << 8) | (src << 12) | (emit << 16);
 }
 
 /** Facts about the whole program, gathered in the same loop that builds the table, so that a program
@@ -70,12 +107,16 @@ export const TAIL_CALL_UNDECIDED = -12;
  * a bpf-to-bpf call dumped with off = relative offset, imm = subprogram index (resolved: imm = offset).
  */
 function normaliseDump(t: InsnTable, i: number): void {
-  if (t.src[i] === 0 && t.imm[i] === DUMPED_TAIL_CALL_IMM) {
-    t.code[i] = TAIL_CALL;
-    t.imm[i] = TAIL_CALL_UNDECIDED;
-  } else if (t.src[i] === 1 && t.off[i] !== 0) {
-    t.imm[i] = t.off[i]!;
-    t.off[i] = 0;
+  const w = t.w;
+  const b = i * TW;
+  const o = w[b + W_OPS]!;
+  const src = (o >> 12) & 0xf;
+  if (src === 0 && w[b + W_IMM] === DUMPED_TAIL_CALL_IMM) {
+    w[b + W_OPS] = (o & ~0xff) | TAIL_CALL;
+    w[b + W_IMM] = TAIL_CALL_UNDECIDED;
+  } else if (src === 1 && w[b + W_OFF] !== 0) {
+    w[b + W_IMM] = w[b + W_OFF]!;
+    w[b + W_OFF] = 0;
   }
 }
 
@@ -92,40 +133,22 @@ export interface Cursor {
 
 /** Bytes of a table of n instructions (see newTable). */
 export function tableBytes(n: number): number {
-  return n * 22 + 8;
+  return n * TW * 4 + 8;
 }
 
-/** A table of n instructions carved out of `mem` (tableBytes(n) bytes; every field is written for every
+/** A table of n instructions carved out of `mem` (tableBytes(n) bytes; every word is written for every
  *  instruction while the table is built, so its previous contents do not matter). */
 function newTable(n: number, mem: ArrayBuffer): InsnTable {
-  const a4 = (n * 4 + 7) & ~7;
-  const a2 = (n * 2 + 7) & ~7;
-  let at = 0;
-  const take = (bytes: number): number => {
-    const start = at;
-    at += bytes;
-    return start;
-  };
-  return {
-    length: n,
-    pc: new Int32Array(mem, take(a4), n),
-    imm: new Int32Array(mem, take(a4), n),
-    imm2: new Int32Array(mem, take(a4), n),
-    off: new Int16Array(mem, take(a2), n),
-    code: new Uint8Array(mem, take(n), n),
-    dst: new Uint8Array(mem, take(n), n),
-    src: new Uint8Array(mem, take(n), n),
-    variable: new Uint8Array(mem, take(n), n),
-    facts: { pseudoCalls: 0, tailCalls: 0, calleeSaved: 0, directDepth: 0 },
-  };
+  return { length: n, w: new Int32Array(mem, 0, n * TW), facts: { pseudoCalls: 0, tailCalls: 0, calleeSaved: 0, directDepth: 0 } };
 }
 
-/** Calls and tail calls while the table is built: dump normalisation and the call counts. Returns
- *  the (possibly rewritten) opcode. */
+/** Calls and tail calls while the table is built (their W_OPS word written, emission class still 0): dump
+ *  normalisation and the call counts. Returns the (possibly rewritten) opcode. */
 function noteCall(t: InsnTable, i: number): number {
   normaliseDump(t, i);
-  const code = t.code[i]!;
-  if (code === CALL && t.src[i] === 1) t.facts.pseudoCalls++;
+  const o = t.w[i * TW + W_OPS]!;
+  const code = o & 0xff;
+  if (code === CALL && ((o >> 12) & 0xf) === 1) t.facts.pseudoCalls++;
   if (code === TAIL_CALL) t.facts.tailCalls++;
   return code;
 }
@@ -138,26 +161,25 @@ function calleeSavedOf(regs: number): number {
 export function insnTable(prog: Program, mem?: ArrayBuffer): InsnTable {
   const n = prog.insns.length;
   const t = newTable(n, mem !== undefined && mem.byteLength >= tableBytes(n) ? mem : new ArrayBuffer(tableBytes(n)));
-  const { pc, code, dst, src, off, imm, imm2 } = t;
+  const w = t.w;
   const insns = prog.insns;
-  const variable = t.variable;
   let depth = 0;
   let regs = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = 0, b = 0; i < n; i++, b += TW) {
     const insn: Insn = insns[i]!;
     let c = insn.code;
     const d = insn.dst;
     const sr = insn.src;
     const o = insn.off;
-    pc[i] = insn.pc;
-    code[i] = c;
-    dst[i] = d;
-    src[i] = sr;
-    off[i] = o;
-    imm[i] = insn.imm;
-    imm2[i] = c === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
-    if (c === CALL || c === TAIL_CALL) c = noteCall(t, i);
-    variable[i] = EMIT_CLASS[c]!;
+    w[b] = insn.pc;
+    w[b + W_OFF] = o;
+    w[b + W_IMM] = insn.imm;
+    w[b + W_IMM2] = c === LD_IMM64 ? (insn.imm2 ?? 0) : 0;
+    if (c === CALL || c === TAIL_CALL) {
+      w[b + W_OPS] = ops(c, d, sr, 0);
+      c = noteCall(t, i);
+    }
+    w[b + W_OPS] = ops(c, d, sr, EMIT_CLASS[c]!);
     regs |= (1 << d) | (1 << sr);
     if (depth >= 0) depth = directStep(c, d, sr, o, depth);
   }
@@ -178,35 +200,36 @@ export function insnTableFromBytes(bytes: Uint8Array, mem?: ArrayBuffer): { tabl
   let n = 0;
   for (let p = 0; p < slots; p++, n++) if (bytes[p * 8] === LD_IMM64) p++;
   const t = newTable(n, mem !== undefined && mem.byteLength >= tableBytes(n) ? mem : new ArrayBuffer(tableBytes(n)));
-  const { pc, code: codes, dst, src, off, imm, imm2, variable } = t;
+  const w = t.w;
   let depth = 0;
   let regs = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 0, i = 0; p < slots; p++, i++) {
     const b = p * 8;
+    const r = i * TW;
     let code = bytes[b]!;
     const regByte = bytes[b + 1]!;
-    pc[i] = p;
-    codes[i] = code;
-    dst[i] = regByte & 0x0f;
-    src[i] = regByte >> 4;
-    regs |= (1 << (regByte & 0x0f)) | (1 << (regByte >> 4));
+    const d = regByte & 0x0f;
+    const sr = regByte >> 4;
+    w[r] = p;
+    regs |= (1 << d) | (1 << sr);
     const o = view.getInt16(b + 2, true);
-    off[i] = o;
-    imm[i] = view.getInt32(b + 4, true);
-    imm2[i] = 0;
+    w[r + W_OFF] = o;
+    w[r + W_IMM] = view.getInt32(b + 4, true);
+    w[r + W_IMM2] = 0;
     if (code === LD_IMM64) {
       if (p + 1 >= slots) throw new BpfError({ insn: p, message: 'truncated ld_imm64: the second slot is missing' });
       if (bytes[b + 8] !== 0 || bytes[b + 9] !== 0 || view.getInt16(b + 10, true) !== 0) {
         throw new BpfError({ insn: p + 1, message: 'second slot of ld_imm64 must have zero opcode, registers and offset' });
       }
-      imm2[i] = view.getInt32(b + 12, true);
+      w[r + W_IMM2] = view.getInt32(b + 12, true);
       p++;
     } else if (code === CALL || code === TAIL_CALL) {
+      w[r + W_OPS] = ops(code, d, sr, 0);
       code = noteCall(t, i);
     }
-    variable[i] = EMIT_CLASS[code]!;
-    if (depth >= 0) depth = directStep(code, regByte & 0x0f, regByte >> 4, o, depth);
+    w[r + W_OPS] = ops(code, d, sr, EMIT_CLASS[code]!);
+    if (depth >= 0) depth = directStep(code, d, sr, o, depth);
   }
   t.facts.directDepth = depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
@@ -218,11 +241,14 @@ export function newCursor(): Cursor {
 }
 
 export function loadCursor(t: InsnTable, i: number, c: Cursor): void {
-  c.pc = t.pc[i]!;
-  c.code = t.code[i]!;
-  c.dst = t.dst[i]!;
-  c.src = t.src[i]!;
-  c.off = t.off[i]!;
-  c.imm = t.imm[i]!;
-  c.imm2 = t.imm2[i]!;
+  const w = t.w;
+  const b = i * TW;
+  const o = w[b + W_OPS]!;
+  c.pc = w[b]!;
+  c.code = o & 0xff;
+  c.dst = (o >> 8) & 0xf;
+  c.src = (o >> 12) & 0xf;
+  c.off = w[b + W_OFF]!;
+  c.imm = w[b + W_IMM]!;
+  c.imm2 = w[b + W_IMM2]!;
 }
