@@ -123,8 +123,10 @@ function jitTable(table: InsnTable, slots: number, opts: JitExtraOptions): JitRe
       calleeSaved: single ? facts.calleeSaved : calleeSavedUsed(table, fn),
       tailCallReachable: tcr[index]!,
     };
-    const st = newFnState(a, info, consts);
+    const addrsMem = take((fn.endPc - fn.firstPc + 1) * 4);
+    const st = newFnState(a, info, consts, addrsMem);
     const out = runPasses(st, table, fn.first, fn.end, multi, opts.fullPasses === true);
+    release(addrsMem); // st.addrs was copied into out.starts
     return {
       firstPc: fn.firstPc,
       endPc: fn.endPc,

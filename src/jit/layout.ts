@@ -14,6 +14,7 @@ import type { Assembler } from './x86/asm.js';
 import { type Cursor, Emit, type InsnTable, TW, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tPc } from './table.js';
 import { EX_STRIDE, ExTableBuilder, PackedExTable, exBits } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
+import { release, take } from './scratch.js';
 
 const HELPER_CALL = Class.JMP | JmpOp.CALL;
 export const MAX_PASSES = 20;
@@ -29,13 +30,14 @@ export interface FnLayout {
   readonly passes: number;
 }
 
-export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState {
+/** `addrsMem`: memory for st.addrs (4 bytes per slot + 4; default: fresh), e.g. a pooled scratch buffer. */
+export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts, addrsMem?: ArrayBuffer): FnState {
   const n = fn.endPc - fn.firstPc;
   return {
     a,
     fn,
     prog,
-    addrs: seededAddrs(n),
+    addrs: seededAddrs(n, addrsMem),
     cleanupAddr: 64 * (n + 1),
     seenExit: false,
     padding: false,
@@ -57,8 +59,8 @@ export function newFnState(a: Assembler, fn: FnInfo, prog: ProgConsts): FnState 
 /** The kernel's first guess: 64 bytes per instruction. A loop of its own: in newFnState, V8's on-stack
  *  replacement of the loop compiled the rest of that function without type feedback and deoptimised it on
  *  every call. */
-function seededAddrs(n: number): Int32Array {
-  const addrs = new Int32Array(n + 1);
+function seededAddrs(n: number, mem?: ArrayBuffer): Int32Array {
+  const addrs = mem !== undefined && mem.byteLength >= (n + 1) * 4 ? new Int32Array(mem, 0, n + 1) : new Int32Array(n + 1);
   for (let i = 0; i <= n; i++) addrs[i] = 64 * (i + 1);
   return addrs;
 }
@@ -333,10 +335,13 @@ function copyRun(out: Uint8Array, outView: DataView, from: Uint8Array, fromView:
 export function runPasses(st: FnState, t: InsnTable, first: number, end: number, extraPass: boolean, full = false): FnLayout {
   const n = st.fn.endPc - st.fn.firstPc;
   const m = end - first;
+  // Scratch memory from the pool: fresh buffers of this size would add to V8's external-memory count, which
+  // is what starts its full collections (and those walk the caller's whole heap).
+  const firstStartMem = take((m + 1) * 4);
   const buf: PassBuffers = {
     cursor: newCursor(),
     starts: new Int32Array(n + 1),
-    firstStart: new Int32Array(m + 1),
+    firstStart: new Int32Array(firstStartMem, 0, m + 1),
     layout: new IntList(),
     layoutCmp: new IntList(),
     relower: new IntList(),
@@ -396,5 +401,6 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
   // The image buffer is handed out; the next function's first pass reuses the first pass's buffer.
   const img = sink.buf;
   sink.buf = firstBuffer;
+  release(firstStartMem);
   return { image: img, starts: buf.starts, extable: buf.extable!, passes };
 }

@@ -1,11 +1,11 @@
 // src/jit — memory reused from one jit() call to the next for buffers that never leave the call (the
-// instruction table, the first pass's bytes). jit() is synchronous and never re-entered, so a small
-// module-level pool is enough; large programs then do not allocate tens of megabytes of fresh memory per
+// instruction table, the first pass's bytes, the pass loop's addrs and first-pass starts). jit() is
+// synchronous and never re-entered, so a small module-level pool is enough; large programs then do not allocate tens of megabytes of fresh memory per
 // call (fresh memory costs page faults, and external memory is what triggers V8's full collections).
 // At most MAX_BUFFERS buffers of at most MAX_KEPT bytes each are kept.
 
 const MAX_KEPT = 64 << 20;
-const MAX_BUFFERS = 2;
+const MAX_BUFFERS = 4;
 
 const pool: ArrayBuffer[] = [];
 
