@@ -8,10 +8,12 @@
 import { BpfError, insnError } from '../errors.js';
 import { Class, JmpOp, LD_IMM64, PseudoCall } from '../isa/opcodes.js';
 import { lowerInsn } from './lower/index.js';
+import { emitJcc } from './lower/jmp.js';
+import type { Cond } from './x86/cond.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, Emit, type InsnTable, TW, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tPc } from './table.js';
+import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
 import { EX_STRIDE, ExTableBuilder, PackedExTable, exBits } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 import { release, take } from './scratch.js';
@@ -98,8 +100,10 @@ export interface PassBuffers {
    *  conditional jumps the size of the compare before the Jcc. */
   readonly layout: IntList;
   readonly layoutCmp: IntList;
-  /** Instructions the image pass lowers again (layout-dependent or with call displacements). */
+  /** Instructions the image pass lowers again (layout-dependent or with call displacements), and for each
+   *  the size of its compare when it is a conditional jump (the image pass then rewrites only its Jcc), else -1. */
   readonly relower: IntList;
+  readonly relowerCmp: IntList;
   /** Helper and kfunc calls: copied by the image pass, then their rel32 patched (patchCalls). */
   readonly calls: IntList;
   /** Instructions whose exception-table record the image pass copies, and the records (packEx). */
@@ -153,7 +157,7 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     const ops = w[i * TW + W_OPS]!;
     const emit = (ops >> 16) & 3;
     const code = ops & 0xff;
-    if (full) buf.relower.push(i);
+    if (full) relowerAt(buf, i, -1);
     else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq, code, (ops >> 12) & 0xf);
     if (code === LD_IMM64) {
       buf.ldImm64.push(local);
@@ -169,20 +173,27 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
 /** First pass, a layout or image instruction: list it for the later passes. */
 function noteVariable(st: FnState, buf: PassBuffers, i: number, emit: number, start: number, exSeq: number, code: number, src: number): void {
   if (emit === Emit.LAYOUT) {
+    const op = code & 0xf0;
+    const cond = op !== JmpOp.JA && op !== JmpOp.EXIT && code !== TAIL_CALL;
     buf.layout.push(i);
     buf.layoutCmp.push(st.jccAt - start);
-    buf.relower.push(i);
+    relowerAt(buf, i, cond ? st.jccAt - start : -1);
     return;
   }
   const rec = st.exSeq === exSeq + 1 ? packEx(st, start) : 0;
   if (rec === 0) {
     // A helper or kfunc call is `e8 rel32` whatever its place: copied, then its displacement patched.
     if (code === HELPER_CALL && src !== PseudoCall.CALL && st.a.s.pos - start === 5 && !Number.isNaN(st.callDelta)) buf.calls.push(i);
-    else buf.relower.push(i);
+    else relowerAt(buf, i, -1);
   } else {
     buf.exInsns.push(i);
     buf.exRecs.push(rec);
   }
+}
+
+function relowerAt(buf: PassBuffers, i: number, cmp: number): void {
+  buf.relower.push(i);
+  buf.relowerCmp.push(cmp);
 }
 
 /** A full middle pass (padding passes, tail calls): re-lowers the layout-dependent instructions and
@@ -223,7 +234,8 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   const s = st.a.s;
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
-  const { cursor, starts, firstStart, relower } = buf;
+  const { cursor, starts, firstStart, relower, relowerCmp } = buf;
+  const padding = st.padding;
   const first8 = buf.firstBytes;
   const out = new Uint8Array(expected);
   const outView = new DataView(out.buffer);
@@ -236,6 +248,22 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     const i = relower.a[r]!;
     const k = i - first;
     const local = tPc(t, i) - firstPc;
+    const cmp = relowerCmp.a[r]!;
+    if (cmp >= 0 && !padding) {
+      // A conditional jump: its compare does not depend on the layout and is copied with the run before it;
+      // only the Jcc is written again (the first pass wrote it right after the compare, without padding).
+      const jcc = firstStart[k]! + cmp;
+      copyRun(out, outView, first8, fromView, from, jcc, pos);
+      pos += jcc - from;
+      if (pos !== addrs[local]! + cmp) throw insnError(tPc(t, i), 'internal error: layout changed in the image pass');
+      const b0 = first8[jcc]!;
+      s.pos = pos;
+      emitJcc(st, ((b0 === 0x0f ? first8[jcc + 1]! : b0) & 0xf) as Cond, addrs[local + 1 + tOff(t, i)]! - addrs[local + 1]!);
+      pos = s.pos;
+      if (pos !== addrs[local + 1]) throw insnError(tPc(t, i), 'internal error: layout changed in the image pass');
+      from = firstStart[k + 1]!;
+      continue;
+    }
     const to = firstStart[k]!;
     copyRun(out, outView, first8, fromView, from, to, pos);
     pos += to - from;
@@ -345,6 +373,7 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     layout: new IntList(),
     layoutCmp: new IntList(),
     relower: new IntList(),
+    relowerCmp: new IntList(),
     calls: new IntList(),
     exInsns: new IntList(),
     exRecs: new IntList(),

@@ -109,6 +109,13 @@ function lowerCondJmp(st: FnState, insn: Insn, op: number, is64: boolean, local:
   }
 }
 
+/** Jcc alone, rel8 when is_imm8_jmp_offset() allows it, else rel32 (no padding): the image pass rewrites a
+ *  conditional jump's Jcc this way after copying its compare. */
+export function emitJcc(st: FnState, cc: Cond, rel: number): void {
+  if (isImm8JmpOffset(rel)) st.a.jcc8(cc, rel);
+  else st.a.jcc32(cc, rel);
+}
+
 /** Unconditional jump (ja, and later exits to the shared epilogue). */
 function emitJmp(st: FnState, insn: Insn, rel: number): void {
   const a = st.a;
