@@ -105,12 +105,18 @@ export interface Prepared {
 export class EmuPath {
   private engine: Engine | null = null;
   private runs = 0;
-  /** Runs before the engine is replaced by a fresh one (bounds any state an engine could accumulate). */
-  constructor(private readonly recycleAfter = 2000) {}
+  /**
+   * `recycleAfter`: runs before the engine is replaced by a fresh one (bounds any state an engine could
+   * accumulate). `helpers`: replacements on top of the pinned ones (tests plant a wrong helper on purpose).
+   */
+  constructor(
+    private readonly recycleAfter = 2000,
+    private readonly helpers: ReadonlyMap<number, EmuHelperFn> = new Map(),
+  ) {}
 
   private get(): Engine {
     if (this.engine && this.runs >= this.recycleAfter) this.close();
-    this.engine ??= new Engine({ helpers: PINNED });
+    this.engine ??= new Engine({ helpers: new Map([...PINNED, ...this.helpers]) });
     this.runs++;
     return this.engine;
   }

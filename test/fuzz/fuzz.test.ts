@@ -6,23 +6,26 @@ import { join } from 'node:path';
 import { check, corruptionFuzz, EmuPath, fuzz, minimise } from '../../src/fuzz/index.js';
 import { parse } from '../../src/isa/parse.js';
 import { parseEnv } from '../../src/env.js';
+import { FIXED_HELPER_VALUES } from '../../src/interp/helpers.js';
 import { FIXTURE_CORPUS_DIR, REPO_ROOT, SHARED_DIR } from '../helpers/corpus.js';
 
 const corpusDirs = ['kernel-corpus', 'kernel-corpus-variety'].flatMap((c) => [join(FIXTURE_CORPUS_DIR, c), join(SHARED_DIR, c)]);
 
 describe('differential fuzzing', () => {
-  test('detects a divergence and minimises it (a read above the frame pointer)', () => {
-    // The verifier refuses this program: the interpreter faults (nothing above r10), the emulator reads the
-    // saved frame of the caller. A divergence on purpose, to prove the harness sees and minimises one.
-    const prog = parse(['r1 = 5', 'r2 = 7', 'r3 = *(u64 *)(r10 +8)', 'r0 = 1', 'r4 = r1', 'exit'].join('\n'));
-    const emu = new EmuPath();
+  test('detects a divergence and minimises it (a helper planted wrong in the emulator)', () => {
+    // bpf_get_prandom_u32 answers one more than the interpreter's pinned value on the emulator side only:
+    // a divergence on purpose, to prove the harness sees it and minimises the program around the call.
+    const wrong = new Map([[7, () => FIXED_HELPER_VALUES.prandom_u32 + 1n]]);
+    const prog = parse(['r6 = 5', 'r2 = 7', 'call bpf_get_prandom_u32', 'r3 = r6', 'r0 += r3', 'r0 -= 5', 'exit'].join('\n'));
+    const emu = new EmuPath(2000, wrong);
     try {
       const v = check(emu, prog, parseEnv({}));
       expect(v.kind).toBe('diverged');
+      if (v.kind === 'diverged') expect(v.fields).toEqual(['r0']);
       const m = minimise(emu, prog, parseEnv({}));
       expect(m.verdict.kind).toBe('diverged');
-      expect(m.prog.insns.length).toBeLessThanOrEqual(2);
-      expect(m.prog.insns.some((x) => x.off === 8)).toBe(true);
+      expect(m.prog.insns.length).toBeLessThanOrEqual(2); // the call and exit
+      expect(m.prog.insns.some((x) => x.imm === 7 && x.code === 0x85)).toBe(true);
     } finally {
       emu.close();
     }
