@@ -78,6 +78,13 @@ export class IntList {
   a = new Int32Array(64);
   n = 0;
 
+  /** Empties the list; capacity beyond MAX_KEPT_INTS is given back. */
+  reset(): this {
+    this.n = 0;
+    if (this.a.length > MAX_KEPT_INTS) this.a = new Int32Array(64);
+    return this;
+  }
+
   push(v: number): void {
     if (this.n === this.a.length) {
       const next = new Int32Array(this.n * 2);
@@ -87,6 +94,24 @@ export class IntList {
     this.a[this.n++] = v;
   }
 }
+
+/** Largest list capacity kept from one jit() call to the next (16 MiB each). */
+const MAX_KEPT_INTS = 1 << 22;
+
+/**
+ * The pass loop's lists, reused by every function of every jit() call (runPasses is never re-entered): a large
+ * program then neither regrows them from 64 entries nor leaves megabytes of outgrown arrays to the collector.
+ */
+const lists = {
+  layout: new IntList(),
+  layoutCmp: new IntList(),
+  relower: new IntList(),
+  relowerCmp: new IntList(),
+  calls: new IntList(),
+  exInsns: new IntList(),
+  exRecs: new IntList(),
+  ldImm64: new IntList(),
+};
 
 /** Per-function buffers reused across passes. */
 export interface PassBuffers {
@@ -370,14 +395,14 @@ export function runPasses(st: FnState, t: InsnTable, first: number, end: number,
     cursor: newCursor(),
     starts: new Int32Array(n + 1),
     firstStart: new Int32Array(firstStartMem, 0, m + 1),
-    layout: new IntList(),
-    layoutCmp: new IntList(),
-    relower: new IntList(),
-    relowerCmp: new IntList(),
-    calls: new IntList(),
-    exInsns: new IntList(),
-    exRecs: new IntList(),
-    ldImm64: new IntList(),
+    layout: lists.layout.reset(),
+    layoutCmp: lists.layoutCmp.reset(),
+    relower: lists.relower.reset(),
+    relowerCmp: lists.relowerCmp.reset(),
+    calls: lists.calls.reset(),
+    exInsns: lists.exInsns.reset(),
+    exRecs: lists.exRecs.reset(),
+    ldImm64: lists.ldImm64.reset(),
     firstBytes: new Uint8Array(0),
     extable: null,
   };
