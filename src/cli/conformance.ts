@@ -4,17 +4,19 @@ import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { Exit, parseCommandArgs } from './command.js';
+import type { UnicornEngineHooks } from '../conformance/unicorn-engine.js';
+import type { TraceStep } from '../emu/index.js';
 
 const ENGINE_HELP = `--engine E      interp (the reference interpreter), unicorn (JIT + emulator) or kernel
                   (this host's bpf(): syscall program + BPF_PROG_TEST_RUN, low 32 bits of r0 only);
                   default: unicorn when this build has it, else interp`;
 
 /** The engine to use, or null (after saying why) when it needs bpf() and that is not permitted here. */
-async function pickEngine(value: string | boolean | (string | boolean)[] | undefined, command: string) {
+async function pickEngine(value: string | boolean | (string | boolean)[] | undefined, command: string, hooks: UnicornEngineHooks = {}) {
   const engine = await import('../conformance/engine.js');
   try {
-    if (typeof value === 'string') return await engine.loadEngine(engine.parseEngineName(value));
-    return await engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp');
+    if (typeof value === 'string') return await engine.loadEngine(engine.parseEngineName(value), hooks);
+    return await engine.loadEngine((await engine.unicornAvailable()) ? 'unicorn' : 'interp', hooks);
   } catch (e) {
     if ((e as Error).name !== 'BpfUnavailableError') throw e;
     console.error(`bpfjit ${command}: ${(e as Error).message}`);
@@ -77,6 +79,29 @@ tests needing more than is enabled are skipped.
   },
 };
 
+const DEBUG_VIEWS = ['xlated', 'x86', 'trace'] as const;
+
+/** --debug LIST: hooks into the unicorn engine's pipeline that print to stderr. */
+async function debugHooks(value: string | boolean | (string | boolean)[] | undefined): Promise<UnicornEngineHooks> {
+  if (typeof value !== 'string') return {};
+  const views = value.split(',').map((v) => v.trim());
+  const bad = views.find((v) => !(DEBUG_VIEWS as readonly string[]).includes(v));
+  if (bad !== undefined) throw new UsageError(`--debug: unknown view '${bad}' (known: ${DEBUG_VIEWS.join(', ')})`);
+  const show = (v: (typeof DEBUG_VIEWS)[number]): boolean => views.includes(v);
+  const listing = show('x86') ? { ...(await import('./listing.js')), ...(await import('./dump.js')) } : null;
+  const { printProgram } = await import('../isa/print.js');
+  const hex = (v: bigint): string => `0x${BigInt.asUintN(64, v).toString(16)}`;
+  return {
+    compiled: (engine, compiled, original) => {
+      if (show('xlated')) process.stderr.write(`; xlated\n${printProgram(compiled.xlated, { dialect: 'kernel-xlated' })}\n`);
+      if (listing) process.stderr.write(`; x86\n${listing.renderListing(listing.pipelineListing(engine, compiled, original))}`);
+    },
+    ...(show('trace')
+      ? { trace: (s: TraceStep) => process.stderr.write(`; insn ${s.pc}: ${s.changed.map(([r, v]) => `r${r}=${hex(v)}`).join(' ')}\n`) }
+      : {}),
+  };
+}
+
 /** The suite passes its plugin options as one argument ("--engine interp"): split those. */
 function splitOptions(argv: readonly string[]): string[] {
   return argv.flatMap((a) => (a.startsWith('--') && /\s/.test(a) ? a.trim().split(/\s+/) : [a]));
@@ -94,14 +119,19 @@ Use with the suite: bpf_conformance_runner --test_file_directory tests --plugin_
 where bpfjit-plugin runs 'bpfjit conformance-plugin "$@"'.
 
   ${ENGINE_HELP}
-  --elf           the program on stdin is an ELF object (hex bytes): function 'main', no relocations`,
+  --elf           the program on stdin is an ELF object (hex bytes): function 'main', no relocations
+  --debug LIST    unicorn engine: show stages of the pipeline on stderr (the runner reads stdout):
+                  xlated (the program after the front end's verifier rewrites, with the r2 = length
+                  instruction the plugin prepends), x86 (each BPF instruction with its machine code),
+                  trace (registers changed by each executed instruction); comma-separated`,
   async run(argv) {
     const { values, positionals } = parseCommandArgs(splitOptions(argv), {
       engine: { type: 'string' },
       elf: { type: 'boolean' },
+      debug: { type: 'string' },
     });
     if (positionals.length > 1) throw new UsageError('expected at most one argument (the memory as hex bytes)');
-    const engine = await pickEngine(values.engine, 'conformance-plugin');
+    const engine = await pickEngine(values.engine, 'conformance-plugin', await debugHooks(values.debug));
     if (engine === null) return Exit.NOT_PERMITTED;
     let stdin: string;
     try {

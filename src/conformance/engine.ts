@@ -4,6 +4,7 @@
 // plugin process starts fast.
 import { UsageError } from '../errors.js';
 import type { Group } from './requirements.js';
+import type { UnicornEngineHooks } from './unicorn-engine.js';
 
 export type EngineResult =
   /** `width` 32: only the low half of r0 is known (the kernel's retval); compare that much. */
@@ -38,7 +39,7 @@ export async function unicornAvailable(): Promise<boolean> {
   }
 }
 
-export async function loadEngine(name: EngineName): Promise<ConformanceEngine> {
+export async function loadEngine(name: EngineName, hooks: UnicornEngineHooks = {}): Promise<ConformanceEngine> {
   if (name === 'interp') return (await import('./interp-engine.js')).interpEngine;
   // Throws BpfUnavailableError (src/kernel) where bpf() is not permitted.
   if (name === 'kernel') return (await import('./kernel-engine.js')).createConformanceEngine();
@@ -48,5 +49,5 @@ export async function loadEngine(name: EngineName): Promise<ConformanceEngine> {
   } catch (e) {
     throw new UsageError(`the unicorn engine is not available in this build (${(e as Error).message}); use --engine interp`);
   }
-  return mod.createConformanceEngine();
+  return mod.createConformanceEngine(hooks);
 }

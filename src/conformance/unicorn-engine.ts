@@ -6,7 +6,7 @@ import { decode } from '../isa/codec.js';
 import { makeProgram, type Program } from '../isa/insn.js';
 import { validate } from '../isa/validate.js';
 import { DEFAULT_ENV } from '../env.js';
-import { Engine, compileFor } from '../emu/index.js';
+import { Engine, compileFor, type Compiled, type TraceStep } from '../emu/index.js';
 import type { ConformanceEngine, EngineResult } from './engine.js';
 import { DEFAULT_GROUPS } from './requirements.js';
 
@@ -20,7 +20,15 @@ function withLength(prog: Program, length: number): Program {
   return makeProgram([mov, ...prog.insns.map(({ pc: _pc, ...rest }) => rest)]);
 }
 
-function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
+/** Views into the pipeline for debugging (the plugin's --debug): called as each stage finishes. */
+export interface UnicornEngineHooks {
+  /** After the front end and the JIT, with the engine the image is loaded on. */
+  readonly compiled?: (engine: Engine, compiled: Compiled, original: Program) => void;
+  /** Each executed BPF instruction (trace mode). */
+  readonly trace?: (step: TraceStep) => void;
+}
+
+function runOnce(bytecode: Uint8Array, mem: Uint8Array, hooks: UnicornEngineHooks): EngineResult {
   const original = decode(bytecode);
   const problems = validate(original, 'standard');
   if (problems.length > 0) return { ok: false, error: formatDiagnostic(problems[0]!) };
@@ -32,8 +40,10 @@ function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
     return { ok: false, error: `the unicorn engine cannot start: ${(e as Error).message}` };
   }
   try {
-    compileFor(engine, withLength(original, mem.length), { env: DEFAULT_ENV });
-    const r = engine.run({ ctx: mem });
+    const prog = withLength(original, mem.length);
+    const compiled = compileFor(engine, prog, { env: DEFAULT_ENV });
+    hooks.compiled?.(engine, compiled, prog);
+    const r = engine.run({ ctx: mem, ...(hooks.trace ? { trace: hooks.trace } : {}) });
     if (r.fault) return { ok: false, error: renumber(r.fault.message) };
     return { ok: true, r0: BigInt.asUintN(64, r.r0) };
   } finally {
@@ -41,13 +51,13 @@ function runOnce(bytecode: Uint8Array, mem: Uint8Array): EngineResult {
   }
 }
 
-export function createConformanceEngine(): ConformanceEngine {
+export function createConformanceEngine(hooks: UnicornEngineHooks = {}): ConformanceEngine {
   return {
     name: 'unicorn',
     groups: DEFAULT_GROUPS,
     run(bytecode, mem) {
       try {
-        return runOnce(bytecode, mem);
+        return runOnce(bytecode, mem, hooks);
       } catch (e) {
         if (e instanceof BpfError) return { ok: false, error: renumber(formatDiagnostic(e.diagnostics[0]!)) };
         throw e;

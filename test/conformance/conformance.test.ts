@@ -129,6 +129,25 @@ describe('conformance data through the plugin protocol', () => {
   }, 60_000);
 });
 
+describe('conformance-plugin --debug', () => {
+  test.each(['cli', 'launcher'] as const)('%s: xlated, x86 and trace on stderr; the result alone on stdout', (via) => {
+    ensureBuilt();
+    const r = spawnSync(process.execPath, [...PLUGIN_ENTRIES[via], '--debug xlated,x86,trace'], {
+      input: 'b7 00 00 00 05 00 00 00 07 00 00 00 02 00 00 00 95 00 00 00 00 00 00 00\n',
+      encoding: 'utf8',
+    });
+    expect([r.status, r.stdout]).toEqual([0, '7\n']);
+    // The front end's output with the plugin's `r2 = len` first, the listing of the same instructions, and
+    // the trace of r0 through the run.
+    expect(r.stderr).toContain('; xlated\n0: (b7) r2 = 0\n1: (b7) r0 = 5\n2: (07) r0 += 2\n3: (95) exit\n');
+    expect(r.stderr).toMatch(/; x86\n[\s\S]*\b2: r0 \+= 2\n[\s\S]*\b3: exit\n/);
+    expect(r.stderr).toContain('; insn 1: r0=0x5\n; insn 2: r0=0x7\n');
+    const bad = spawnSync(process.execPath, [...PLUGIN_ENTRIES[via], '--debug', 'nope'], { input: '95 00 00 00 00 00 00 00\n', encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--debug: unknown view 'nope'");
+  });
+});
+
 describe('bpfjit conformance (command line)', () => {
   test('one line per test, the summary line, exit 1 on failures', () => {
     const run = (...args: string[]) =>
