@@ -57,6 +57,24 @@ export class HelperState {
 
 const u32 = (v: bigint): number => Number(v & 0xffffffffn);
 
+/**
+ * KMALLOC_MAX_SIZE on x86-64 (4 MiB): the largest object kmalloc makes, which bounds every map value (array and
+ * hash maps refuse a larger value_size); the stack (512 bytes) and a syscall program's context (64 KiB) are
+ * smaller. The verifier lets a helper touch only the memory region its pointer argument points into, so no
+ * valid program passes a larger size: a larger one stops the run (a helper fault) instead of making the host
+ * allocate it. src/interp applies the same bound.
+ */
+export const HELPER_MEM_MAX = 4 << 20;
+
+/** A helper's size argument, bounded by HELPER_MEM_MAX (throws: the engine reports a helper fault). */
+export function memSize(size: bigint): number {
+  const n = BigInt.asUintN(64, size);
+  if (n > BigInt(HELPER_MEM_MAX)) {
+    throw new Error(`size ${n} is larger than any memory region a program can pass to a helper (${HELPER_MEM_MAX} bytes, KMALLOC_MAX_SIZE)`);
+  }
+  return Number(n);
+}
+
 function mapOf(call: HelperCall): BpfMap | null {
   return call.state.maps.get(call.args[0]!) ?? null;
 }
@@ -123,12 +141,14 @@ function printk(call: HelperCall, fmtAddr: bigint, fmtSize: bigint, args: readon
 /** bpf_strtol/strtoul (kernel/bpf/helpers.c __bpf_strtoull): base from flags (0, 8, 10, 16), leading space, sign. */
 function strto(call: HelperCall, signed: boolean): bigint {
   const [buf, bufLen, flags, res] = call.args as [bigint, bigint, bigint, bigint];
-  const len = u32(bufLen);
-  if ((flags & 0x1fn) !== flags || len === 0) return EINVAL;
-  const bytes = call.read(buf, len);
-  if (!bytes) return EFAULT;
+  const len = memSize(bufLen); // size_t
+  // __bpf_strtoull's checks, in its order, before the buffer is read.
+  if (buf === 0n || len === 0) return EINVAL;
   let base = Number(flags & 0x1fn);
   if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return EINVAL;
+  if ((flags & 0x1fn) !== flags) return EINVAL;
+  const bytes = call.read(buf, len);
+  if (!bytes) return EFAULT;
   let i = 0;
   while (i < len && /\s/.test(String.fromCharCode(bytes[i]!))) i++;
   let neg = false;
@@ -165,10 +185,24 @@ function strto(call: HelperCall, signed: boolean): bigint {
   return BigInt(i);
 }
 
+/**
+ * copy_from_kernel_nofault_allowed (x86-64, 48-bit addresses): only canonical kernel-half addresses, not the
+ * vsyscall page. A user address (also a 32-bit arena pointer) makes the probe_read helpers return -ERANGE.
+ */
+export function kernelReadAllowed(addr: bigint): boolean {
+  const a = BigInt.asUintN(64, addr);
+  return a >= 0xffff_8000_0000_0000n && (a & ~0xfffn) !== 0xffff_ffff_ff60_0000n;
+}
+
 function probeRead(call: HelperCall, str: boolean): bigint {
   const [dst, size, src] = call.args as [bigint, bigint, bigint];
-  const n = u32(size);
+  const n = memSize(BigInt(u32(size))); // u32 size
   const zero = new Uint8Array(n);
+  if (str && n === 0) return 0n;
+  if (!kernelReadAllowed(src)) {
+    call.write(dst, zero); // refused before any access; the helper clears dst on every error
+    return ERANGE;
+  }
   if (!str) {
     const bytes = call.read(src, n);
     if (!bytes) {
@@ -177,10 +211,11 @@ function probeRead(call: HelperCall, str: boolean): bigint {
     }
     return call.write(dst, bytes) ? 0n : EFAULT;
   }
-  if (n === 0) return 0n;
+  // strncpy_from_kernel_nofault: copies byte by byte until a NUL or `n` bytes (the n-th is read, then
+  // replaced by NUL); a fault clears the whole buffer (bpf_probe_read_kernel_str_common).
   const out = new Uint8Array(n);
   let i = 0;
-  for (; i < n - 1; i++) {
+  for (; i < n; i++) {
     const b = call.read(src + BigInt(i), 1);
     if (!b) {
       call.write(dst, zero);
@@ -189,9 +224,9 @@ function probeRead(call: HelperCall, str: boolean): bigint {
     out[i] = b[0]!;
     if (b[0] === 0) break;
   }
-  out[Math.min(i, n - 1)] = 0;
-  call.write(dst, out.subarray(0, Math.min(i, n - 1) + 1));
-  return BigInt(Math.min(i, n - 1) + 1);
+  const len = Math.min(i + 1, n);
+  out[len - 1] = 0;
+  return call.write(dst, out.subarray(0, len)) ? BigInt(len) : EFAULT;
 }
 
 export const FAKE_PID_TGID = (4242n << 32n) | 4242n;
@@ -246,8 +281,9 @@ export const HELPERS: ReadonlyMap<number, HelperFn> = new Map<number, HelperFn>(
   // A zeroed stand-in for `current` (LAYOUT.task, mapped by the engine).
   [HelperId.get_current_task, () => LAYOUT.task],
   [HelperId.get_current_comm, (c) => {
-    const n = u32(c.args[1]!);
-    if (n === 0) return EINVAL;
+    // strscpy_pad(buf, comm, size): nothing to write for size 0 (the verifier requires size > 0).
+    const n = memSize(BigInt(u32(c.args[1]!)));
+    if (n === 0) return 0n;
     const out = new Uint8Array(n);
     out.set(Buffer.from(FAKE_COMM).subarray(0, n - 1));
     return c.write(c.args[0]!, out) ? 0n : EFAULT;

@@ -21,67 +21,94 @@ export const FIXED_HELPER_VALUES = {
   jiffies64: 4_294_967_296n,
 } as const;
 
+/**
+ * KMALLOC_MAX_SIZE on x86-64 (4 MiB) bounds every memory region a program can pass to a helper (map values;
+ * the stack and the context are smaller), so the verifier never lets a larger size through. A larger one stops
+ * the run with a helper fault instead of making the host allocate it (the emulator does the same).
+ */
+export const HELPER_MEM_MAX = 4 << 20;
+
+function memSize(helper: string, size: bigint): number {
+  const n = BigInt.asUintN(64, size);
+  if (n > BigInt(HELPER_MEM_MAX)) {
+    throw new Fault(`helper ${helper}: size ${n} is larger than any memory region a program can pass to a helper (${HELPER_MEM_MAX} bytes, KMALLOC_MAX_SIZE)`);
+  }
+  return Number(n);
+}
+
 /** Reads bytes the way the kernel's nofault copy does: null when any byte is not readable. */
 function tryRead(memory: Memory, addr: bigint, length: number): Uint8Array | null {
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) {
-    const a = BigInt.asUintN(64, addr + BigInt(i));
-    if (memory.isArena(a)) {
-      if (!memory.arenaPresent(a, 1)) return null;
-      out[i] = Number(memory.load(a, 1));
-      continue;
-    }
-    try {
-      out[i] = Number(memory.load(a, 1));
-    } catch (e) {
-      if (e instanceof Fault) return null;
-      throw e;
-    }
-  }
-  return out;
+  if (!memory.accessible(addr, length, false)) return null;
+  return memory.readBytes(addr, length);
+}
+
+/** Writes a helper's output: all of it, or nothing (-EFAULT) when any byte is not writable program memory. */
+function tryWrite(memory: Memory, addr: bigint, bytes: Uint8Array): boolean {
+  if (!memory.accessible(addr, bytes.length, true)) return false;
+  memory.writeBytes(addr, bytes);
+  return true;
 }
 
 const u32arg = (v: bigint): number => Number(BigInt.asUintN(32, v));
 
+/**
+ * copy_from_kernel_nofault_allowed (x86-64) refuses user addresses with -ERANGE: anything below the canonical
+ * kernel half (also a 32-bit arena pointer) or the vsyscall page. The interpreter's own regions stand for kernel
+ * memory wherever they are placed.
+ */
+function userAddress(memory: Memory, addr: bigint): boolean {
+  const a = BigInt.asUintN(64, addr);
+  if (memory.accessible(a, 1, false)) return false;
+  return a < 0xffff_8000_0000_0000n || (a & ~0xfffn) === 0xffff_ffff_ff60_0000n;
+}
+
 // long bpf_probe_read_kernel(void *dst, u32 size, const void *unsafe_ptr)
 const probeReadKernel: HelperFn = ({ args, memory }) => {
   const [dst, size, src] = args;
-  const n = u32arg(size);
-  const data = tryRead(memory, src, n);
-  memory.writeBytes(dst, data ?? new Uint8Array(n));
-  return data ? 0n : EFAULT;
+  const n = memSize('bpf_probe_read_kernel#113', BigInt(u32arg(size)));
+  const data = userAddress(memory, src) ? null : tryRead(memory, src, n);
+  if (!data) {
+    tryWrite(memory, dst, new Uint8Array(n)); // dst is cleared on every error
+    return userAddress(memory, src) ? ERANGE : EFAULT;
+  }
+  return tryWrite(memory, dst, data) ? 0n : EFAULT;
 };
 
-// long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr)
+// long bpf_probe_read_kernel_str(void *dst, u32 size, const void *unsafe_ptr): strncpy_from_kernel_nofault
+// copies until a NUL or `size` bytes (the last one read is replaced by NUL).
 const probeReadKernelStr: HelperFn = ({ args, memory }) => {
   const [dst, size, src] = args;
-  const n = u32arg(size);
+  const n = memSize('bpf_probe_read_kernel_str#115', BigInt(u32arg(size)));
   if (n === 0) return 0n;
+  if (userAddress(memory, src)) {
+    tryWrite(memory, dst, new Uint8Array(n));
+    return ERANGE;
+  }
   const out: number[] = [];
   for (;;) {
     const b = tryRead(memory, src + BigInt(out.length), 1);
     if (!b) {
-      memory.writeBytes(dst, new Uint8Array(n)); // the helper clears the whole buffer on a fault
+      tryWrite(memory, dst, new Uint8Array(n)); // the helper clears the whole buffer on a fault
       return EFAULT;
     }
     out.push(b[0]!);
     if (b[0] === 0 || out.length === n) break;
   }
   out[out.length - 1] = 0; // truncated strings end with NUL too
-  memory.writeBytes(dst, Uint8Array.from(out));
-  return BigInt(out.length);
+  return tryWrite(memory, dst, Uint8Array.from(out)) ? BigInt(out.length) : EFAULT;
 };
 
 /** __bpf_strtoull: returns consumed characters or a negative errno, with the value and its sign. */
-function strtoull(call: HelperCall): { err: bigint; value: bigint; negative: boolean } {
+function strtoull(call: HelperCall, name: string): { err: bigint; value: bigint; negative: boolean } {
   const [buf, bufLen, flags] = call.args;
   const fail = (err: bigint) => ({ err, value: 0n, negative: false });
   let base = Number(flags & 0x1fn);
-  const len = Number(BigInt.asUintN(32, bufLen));
+  const len = memSize(name, bufLen); // size_t
   if (buf === 0n || len === 0) return fail(EINVAL);
   if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return fail(EINVAL);
   if ((flags & ~0x1fn) !== 0n) return fail(EINVAL);
-  const bytes = call.memory.readBytes(buf, len);
+  const bytes = tryRead(call.memory, buf, len);
+  if (!bytes) return fail(EFAULT);
   let i = 0;
   while (i < len && [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d].includes(bytes[i]!)) i++;
   const negative = i < len && bytes[i] === 0x2d;
@@ -115,34 +142,38 @@ function strtoull(call: HelperCall): { err: bigint; value: bigint; negative: boo
   return { err: BigInt(i + p), value, negative };
 }
 
+/** *res = value (8 bytes, little-endian), or false when res is not writable program memory. */
+function storeResult(call: HelperCall, value: bigint): boolean {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, value, true);
+  return tryWrite(call.memory, call.args[3], out);
+}
+
 // long bpf_strtol(const char *buf, size_t buf_len, u64 flags, long *res)
 const strtol: HelperFn = (call) => {
-  const { err, value, negative } = strtoull(call);
+  const { err, value, negative } = strtoull(call, 'bpf_strtol#105');
   if (err < 0n) return err;
   const v = negative ? BigInt.asIntN(64, -value) : BigInt.asIntN(64, value);
   if (negative ? BigInt.asIntN(64, BigInt.asUintN(64, -value)) > 0n : v < 0n) return ERANGE;
-  call.memory.store(call.args[3], 8, BigInt.asUintN(64, v));
-  return err;
+  return storeResult(call, BigInt.asUintN(64, v)) ? err : EFAULT;
 };
 
 // long bpf_strtoul(const char *buf, size_t buf_len, u64 flags, unsigned long *res)
 const strtoul: HelperFn = (call) => {
-  const { err, value, negative } = strtoull(call);
+  const { err, value, negative } = strtoull(call, 'bpf_strtoul#106');
   if (err < 0n) return err;
   if (negative) return EINVAL;
-  call.memory.store(call.args[3], 8, value);
-  return err;
+  return storeResult(call, value) ? err : EFAULT;
 };
 
 const fixed = (v: bigint): HelperFn => () => v;
 
 // long bpf_get_current_comm(void *buf, u32 size_of_buf): a fixed task name.
 const getCurrentComm: HelperFn = ({ args, memory }) => {
-  const n = u32arg(args[1]);
+  const n = memSize('bpf_get_current_comm#16', BigInt(u32arg(args[1])));
   const name = new Uint8Array(n);
   name.set(Buffer.from('bpfjit').subarray(0, Math.max(0, n - 1)));
-  memory.writeBytes(args[0], name);
-  return 0n;
+  return tryWrite(memory, args[0], name) ? 0n : EFAULT;
 };
 
 /** Helper ids → implementations (the ones the project's corpora use). */

@@ -163,6 +163,18 @@ export class Memory {
     return ar !== undefined && ar !== null && this.arena!.read(ar, size) !== null;
   }
 
+  /**
+   * Whether `length` bytes at `addr` lie in one region (writable, for `write`): what a helper may touch. Arena
+   * pointers are not helper memory (the verifier refuses them as helper arguments), so they never are.
+   */
+  accessible(addr: bigint, length: number, write: boolean): boolean {
+    if (length === 0) return true;
+    const a = BigInt.asUintN(64, addr);
+    if (this.arenaOffset(a) !== undefined) return false;
+    const end = a + BigInt(length);
+    return this.regions.some((r) => a >= r.base && end <= r.end && (!write || r.writable));
+  }
+
   /** Copies bytes out (helpers reading program memory, e.g. a key). */
   readBytes(addr: bigint, length: number): Uint8Array {
     const out = new Uint8Array(length);
