@@ -4,7 +4,6 @@
 import { BpfError } from '../errors.js';
 import type { Insn, Program } from '../isa/insn.js';
 import { Class, JmpOp, LD_IMM64, insnClass, insnOp } from '../isa/opcodes.js';
-import { directStep } from './stack.js';
 
 export interface InsnTable {
   readonly length: number;
@@ -99,6 +98,22 @@ export const TAIL_CALL = Class.JMP | 0xf0;
 /** The kernel's xlated dump shows a tail call as `call 12` (bpf_tail_call): same thing. */
 const DUMPED_TAIL_CALL_IMM = 12;
 const CALL = Class.JMP | JmpOp.CALL;
+/** stack.ts directStep as flags per opcode (the same decisions), for the table builder's branch-light loop:
+ *  the access base is src (LDX) or dst (ST, STX); a src of r10 needs the data-flow pass; the opcode always does. */
+const DIRECT_SRC_BASE = 1;
+const DIRECT_DST_BASE = 2;
+const DIRECT_SRC_FP_LOST = 4;
+const DIRECT_LOST = 8;
+const FRAME_POINTER = 10;
+const DIRECT_FLAGS = Uint8Array.from({ length: 256 }, (_, code) => {
+  const cls = code & 7;
+  if (code === TAIL_CALL) return DIRECT_LOST;
+  if (cls === Class.LDX) return DIRECT_SRC_BASE;
+  if (cls === Class.ST) return DIRECT_DST_BASE;
+  if (cls === Class.STX) return DIRECT_DST_BASE | DIRECT_SRC_FP_LOST;
+  return code === LD_IMM64 ? 0 : DIRECT_SRC_FP_LOST;
+});
+
 /** imm of a tail call whose kind (direct or indirect) the analysis decides (see analyze.ts). */
 export const TAIL_CALL_UNDECIDED = -12;
 
@@ -164,6 +179,7 @@ export function insnTable(prog: Program, mem?: ArrayBuffer): InsnTable {
   const w = t.w;
   const insns = prog.insns;
   let depth = 0;
+  let lost = 0;
   let regs = 0;
   for (let i = 0, b = 0; i < n; i++, b += TW) {
     const insn: Insn = insns[i]!;
@@ -181,9 +197,13 @@ export function insnTable(prog: Program, mem?: ArrayBuffer): InsnTable {
     }
     w[b + W_OPS] = ops(c, d, sr, EMIT_CLASS[c]!);
     regs |= (1 << d) | (1 << sr);
-    if (depth >= 0) depth = directStep(c, d, sr, o, depth);
+    // stack.ts directStep without its branches on the opcode (random code mispredicts them).
+    const f = DIRECT_FLAGS[c]!;
+    const base = (f & DIRECT_SRC_BASE) !== 0 ? sr : (f & DIRECT_DST_BASE) !== 0 ? d : -1;
+    if (base === FRAME_POINTER && -o > depth) depth = -o;
+    lost |= (f & DIRECT_LOST) | ((f & DIRECT_SRC_FP_LOST) !== 0 && sr === FRAME_POINTER ? 1 : 0);
   }
-  t.facts.directDepth = depth;
+  t.facts.directDepth = lost !== 0 ? -1 : depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
   return t;
 }
@@ -202,6 +222,7 @@ export function insnTableFromBytes(bytes: Uint8Array, mem?: ArrayBuffer): { tabl
   const t = newTable(n, mem !== undefined && mem.byteLength >= tableBytes(n) ? mem : new ArrayBuffer(tableBytes(n)));
   const w = t.w;
   let depth = 0;
+  let lost = 0;
   let regs = 0;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let p = 0, i = 0; p < slots; p++, i++) {
@@ -229,9 +250,12 @@ export function insnTableFromBytes(bytes: Uint8Array, mem?: ArrayBuffer): { tabl
       code = noteCall(t, i);
     }
     w[r + W_OPS] = ops(code, d, sr, EMIT_CLASS[code]!);
-    if (depth >= 0) depth = directStep(code, d, sr, o, depth);
+    const f = DIRECT_FLAGS[code]!;
+    const base = (f & DIRECT_SRC_BASE) !== 0 ? sr : (f & DIRECT_DST_BASE) !== 0 ? d : -1;
+    if (base === FRAME_POINTER && -o > depth) depth = -o;
+    lost |= (f & DIRECT_LOST) | ((f & DIRECT_SRC_FP_LOST) !== 0 && sr === FRAME_POINTER ? 1 : 0);
   }
-  t.facts.directDepth = depth;
+  t.facts.directDepth = lost !== 0 ? -1 : depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
   return { table: t, slots };
 }
