@@ -1,6 +1,7 @@
 // src/emu — which x86 instruction faulted. After an unmapped access Unicorn reports RIP as the start of the
 // translation block, with registers as they were at the faulting instruction; we decode forward from there and
 // pick the first instruction whose memory operand (explicit or stack) covers the faulting address.
+import type * as Iced from 'iced-x86';
 import type { Register } from 'iced-x86';
 import { iced } from './iced.js';
 
@@ -56,6 +57,27 @@ export function disasm(code: Uint8Array, address: bigint): string {
   return text;
 }
 
+interface MemOperand {
+  readonly base: Register;
+  readonly index: Register;
+  readonly scale: number;
+  readonly disp: bigint;
+  readonly seg: Register;
+}
+
+/** The memory operands of an instruction as plain values; every iced object made on the way is freed. */
+function usedMemory(factory: Iced.InstructionInfoFactory, ins: Iced.Instruction): MemOperand[] {
+  const info = factory.info(ins);
+  try {
+    const used = info.usedMemory();
+    const out = used.map((mem) => ({ base: mem.base, index: mem.index, scale: mem.scale, disp: mem.displacement, seg: mem.segment }));
+    for (const mem of used) mem.free();
+    return out;
+  } finally {
+    info.free();
+  }
+}
+
 /**
  * `code` holds the bytes starting at `blockStart`; `gsBase` is the GS base. Looks at up to 64 instructions,
  * stopping after the first control-flow instruction (the end of a translation block).
@@ -70,9 +92,7 @@ export function locateFault(code: Uint8Array, blockStart: bigint, faultAddr: big
     for (let n = 0; n < 64 && dec.canDecode; n++) {
       dec.decodeOut(ins);
       if (ins.code === 0) break; // INVALID
-      for (const mem of info.info(ins).usedMemory()) {
-        const m = { base: mem.base, index: mem.index, scale: mem.scale, disp: mem.displacement, seg: mem.segment };
-        mem.free();
+      for (const m of usedMemory(info, ins)) {
         const base = m.base === iced().Register.RIP || m.base === iced().Register.None ? 0n : gpr(m.base, regs);
         const index = m.index === iced().Register.None ? 0n : gpr(m.index, regs);
         if (base === null || index === null) continue;
