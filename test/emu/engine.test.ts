@@ -11,7 +11,7 @@ let asm: (text: string) => string;
 const BASE = LAYOUT.imageBase;
 
 /** One function at `base`; addrs treat each x86 instruction... (one BPF slot covering the whole image). */
-function fn(hex: string, base = BASE, extable: ExEntry[] = []): JitFunction {
+function fn(hex: string, base: bigint = BASE, extable: ExEntry[] = []): JitFunction {
   const image = new Uint8Array(Buffer.from(hex, 'hex'));
   return { firstPc: 0, endPc: 1, imageBase: base, image, stackDepth: 0, addrs: new Int32Array([0, image.length]), extable };
 }

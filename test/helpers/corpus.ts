@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { KernelRecord } from '../../src/kernel/oracle.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const SHARED_DIR = process.env.BPFJIT_SHARED ?? resolve(REPO_ROOT, '../shared');
@@ -22,27 +23,11 @@ export interface Sidecar {
   [key: string]: unknown;
 }
 
-/** NAME.kernel.json: what the kernel made of the program. */
-export interface KernelResult {
-  name: string;
-  ok: boolean;
-  jited: string;
-  xlated: string;
-  xlated_resolved: string;
-  image_base: string;
-  call_base: string;
-  ksyms: string[];
-  func_lens: number[];
-  kern_vm_start: string | null;
-  user_vm_start: string | null;
-  map_ptr: string | null;
-  kfunc_addrs: Record<string, string>;
-  retval: number;
-  ctx_out: string;
-  arena_pages_after: Record<string, string>;
-  arena_allocated_after: number[];
-  [key: string]: unknown;
-}
+/**
+ * NAME.kernel.json: what the kernel made of the program (src/kernel writes them: KernelRecord); every corpus
+ * program was run, so the result fields are there.
+ */
+export type KernelResult = KernelRecord & Required<Pick<KernelRecord, 'retval' | 'ctx_out' | 'arena_pages_after' | 'arena_allocated_after'>>;
 
 export interface CorpusProgram {
   /** e.g. "kernel-corpus/p00000_s11" */
