@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { locateFault } from '../../src/emu/locate.js';
 
 const require = createRequire(import.meta.url);
-const wasmBytes = (): number => (require('iced-x86') as { __wasm: { memory: WebAssembly.Memory } }).__wasm.memory.buffer.byteLength;
+const wasmBytes = (): number => (require('iced-x86') as { __wasm: { memory: { buffer: ArrayBuffer } } }).__wasm.memory.buffer.byteLength;
 
 // mov rax, [rdi+8]; mov [rsi], rax; add qword ptr [rdx+rcx*8+16], 1; ret
 const CODE = Uint8Array.from([0x48, 0x8b, 0x47, 0x08, 0x48, 0x89, 0x06, 0x48, 0x83, 0x44, 0xca, 0x10, 0x01, 0xc3]);
