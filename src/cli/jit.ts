@@ -7,7 +7,7 @@ import type { Program } from '../isa/insn.js';
 import { assertValid } from '../isa/validate.js';
 import { jit, jitImage, type JitExtraOptions, type JitResultEx } from '../jit/index.js';
 import { Exit, parseCommandArgs, parseU64, type Command, type OptionValues } from './command.js';
-import { readProgram } from './input.js';
+import { MAX_PROG_INSNS_OPTION, maxSlotsOption, readProgram } from './input.js';
 import { readInput, writeFileAtomic } from './io.js';
 import { jitTimingJson } from './timing.js';
 
@@ -37,6 +37,8 @@ as relative offsets): .bin raw bytecode, .hex, or .s text; '-' reads raw bytecod
                          json: images, per-slot offsets (addrs), exception tables, passes
   -o FILE                write the output to FILE (atomically) instead of stdout
   --no-validate          skip the structural check of the program
+  --max-prog-insns N     largest program accepted, in 8-byte instruction slots (default 1000000, Linux's limit;
+                         more is refused before it is read into memory)
   --time [--repeat N]    time the JIT in-process instead (program already decoded; median of N, default 5):
                          prints JSON {insns, bytes, passes, medianMs, insnsPerSec, ...}
 Numbers are decimal or 0x-prefixed hex.
@@ -86,16 +88,18 @@ export function readProg(values: OptionValues, positionals: string[]): Program {
   if (dialect !== 'kernel-xlated') throw new UsageError(`--dialect: the JIT consumes kernel-xlated programs, got '${String(dialect)}'`);
   const validate = values['no-validate'] !== true;
   let prog: Program;
+  const maxSlots = maxSlotsOption(values);
+  const limit = maxSlots === undefined ? {} : { maxSlots };
   if (typeof values.hex === 'string') {
     if (positionals.length !== 0) throw new UsageError('give either PROG or --hex, not both');
-    prog = decodeHex(values.hex);
+    prog = decodeHex(values.hex, limit);
   } else {
     if (positionals.length !== 1) throw new UsageError('expected exactly one program (or --hex HEX, or --batch)');
     const path = positionals[0]!;
-    if (path !== '-') return readProgram(path, { dialect: 'kernel-xlated', validate }).prog;
+    if (path !== '-') return readProgram(path, { dialect: 'kernel-xlated', validate, ...limit }).prog;
     const bytes = readFileSync(0);
     const text = bytes.toString('latin1');
-    prog = bytes.length > 0 && /^[\s0-9a-fA-F]*$/.test(text) ? decodeHex(text) : decode(new Uint8Array(bytes));
+    prog = bytes.length > 0 && /^[\s0-9a-fA-F]*$/.test(text) ? decodeHex(text, limit) : decode(new Uint8Array(bytes), limit);
   }
   if (validate) assertValid(prog, 'kernel-xlated');
   return prog;
@@ -146,6 +150,7 @@ export const jitCmd: Command = {
       batch: { type: 'string' },
       time: { type: 'boolean' },
       repeat: { type: 'string' },
+      ...MAX_PROG_INSNS_OPTION,
     });
     const outPath = typeof values.output === 'string' ? values.output : undefined;
     if (typeof values.batch === 'string') {

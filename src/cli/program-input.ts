@@ -6,7 +6,7 @@ import { parseEnv, type RunEnv } from '../env.js';
 import type { CompileOptions } from '../emu/pipeline.js';
 import type { Program } from '../isa/insn.js';
 import { parseU64, type OptionValues } from './command.js';
-import { readProgram, type ProgramInput } from './input.js';
+import { MAX_PROG_INSNS_HELP, MAX_PROG_INSNS_OPTION, maxSlotsOption, readProgram, type ProgramInput } from './input.js';
 
 /** parseArgs declarations of the shared options. */
 export const PROGRAM_INPUT_OPTIONS = {
@@ -16,6 +16,7 @@ export const PROGRAM_INPUT_OPTIONS = {
   'verifier-log': { type: 'string' },
   'kern-vm-start': { type: 'string' },
   'user-vm-start': { type: 'string' },
+  ...MAX_PROG_INSNS_OPTION,
 } as const;
 
 /** Help lines of the shared options. */
@@ -26,7 +27,8 @@ export const PROGRAM_INPUT_HELP = `  --prog NAME          ELF objects: the progr
   --kern-vm-start A    place the arena's kernel view at A (default: the arena model's choice)
   --user-vm-start A    and its user view at A (map_extra 0: the address the mmap would have chosen)
                        (kernel-xlated input carries the kernel's arena addresses: give the same ones)
-  --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)`;
+  --dialect D          standard (default: run the verifier's rewrites) or kernel-xlated (already rewritten)
+${MAX_PROG_INSNS_HELP}`;
 
 export interface RunInput {
   readonly input: ProgramInput;
@@ -66,7 +68,8 @@ export function readRunInput(values: OptionValues, positionals: readonly string[
   if (positionals.length !== 1) throw new UsageError('expected exactly one program');
   const dialect = (values.dialect as string | undefined) ?? 'standard';
   if (dialect !== 'standard' && dialect !== 'kernel-xlated') throw new UsageError(`--dialect: expected standard or kernel-xlated, got '${dialect}'`);
-  const input = readProgram(positionals[0]!, { dialect, prog: values.prog as string | undefined });
+  const maxSlots = maxSlotsOption(values);
+  const input = readProgram(positionals[0]!, { dialect, prog: values.prog as string | undefined, ...(maxSlots === undefined ? {} : { maxSlots }) });
   const objRun = input.object?.run;
   const envPath = values.env as string | undefined;
   const env = envPath === undefined && objRun ? objRun.env : loadEnv(envPath ?? input.sidecarPath);

@@ -18,7 +18,7 @@ export function decode(bytes: Uint8Array, opts: DecodeOptions = {}): Program {
   if (bytes.length > max * 8) {
     throw new BpfError({
       byteOffset: max * 8,
-      message: `the program has ${Math.floor(bytes.length / 8)} slots, more than the limit of ${max} (Linux: E2BIG); raise it with the maxSlots option`,
+      message: `the program has ${Math.floor(bytes.length / 8)} slots, more than the limit of ${max} (Linux: E2BIG); raise it with --max-prog-insns (decode option maxSlots)`,
     });
   }
   const problems: Diagnostic[] = [];
