@@ -142,12 +142,15 @@ export interface PassBuffers {
   extable: PackedExTable | null;
 }
 
-/** Relative start (8 bits), length (8), clear register + 1 (5), address register (4), kind (2), present. */
+/** The packed entry's fourth word (exBits: 19 bits), the start relative to the instruction's (8 bits) from
+ *  bit EX_REL, and a present bit. */
 function packEx(st: FnState, insnStart: number): number {
   const rel = st.exStart - insnStart;
   if (rel < 0 || rel > 0xff || st.exLen > 0xff) return 0;
-  return rel | (st.exLen << 8) | ((st.exClear + 1) << 16) | (st.exAddr << 21) | (st.exKind << 25) | (1 << 30);
+  return exBits(st.exLen, st.exClear, st.exAddr, st.exKind) | (rel << EX_REL) | (1 << 30);
 }
+const EX_REL = 19;
+const EX_BITS_MASK = (1 << EX_REL) - 1;
 
 /** Prologue of every pass: leaves the sink after the prologue and addrs[0] set. */
 function startPass(st: FnState): void {
@@ -347,23 +350,27 @@ function exceptionTable(st: FnState, t: InsnTable, buf: PassBuffers): PackedExTa
   const addrs = st.addrs;
   const firstPc = st.fn.firstPc;
   const tw = t.w;
-  const out = new Int32Array((exInsns.n + made.count) * EX_STRIDE);
+  const n = exInsns.n;
+  const ins = exInsns.a;
+  const recs = exRecs.a;
+  const out = new Int32Array((n + made.count) * EX_STRIDE);
   const m = made.a;
+  const madeN = made.n;
   let w = 0;
   let k = 0; // next word of `made`
-  for (let e = 0; e < exInsns.n; e++) {
-    const i = exInsns.a[e]!;
-    const ex = exRecs.a[e]!;
-    const pc = tw[i * TW]!;
-    const offset = addrs[pc - firstPc]! + (ex & 0xff);
-    for (; k < made.n && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
+  for (let e = 0; e < n; e++) {
+    const b = ins[e]! * TW;
+    const rec = recs[e]!;
+    const pc = tw[b]!;
+    const offset = addrs[pc - firstPc]! + ((rec >> EX_REL) & 0xff);
+    for (; k < madeN && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
     out[w] = offset;
     out[w + 1] = pc;
-    out[w + 2] = tw[i * TW + W_OFF]!;
-    out[w + 3] = exBits((ex >> 8) & 0xff, ((ex >> 16) & 0x1f) - 1, (ex >> 21) & 0xf, (ex >> 25) & 3);
+    out[w + 2] = tw[b + W_OFF]!;
+    out[w + 3] = rec & EX_BITS_MASK;
     w += EX_STRIDE;
   }
-  if (k < made.n) out.set(m.subarray(k, made.n), w);
+  if (k < madeN) out.set(m.subarray(k, madeN), w);
   return new PackedExTable(out);
 }
 
