@@ -69,6 +69,34 @@ interface CallTarget {
   readonly fn: HelperFn | null;
 }
 
+/**
+ * Most no-op code hooks the exception table gets. Each instruction that may fault needs one (a fault's RIP is
+ * exact only at a hooked instruction), but Unicorn walks every code hook at every hooked instruction: with one
+ * hook per access, a program with 400 arena accesses paid ~2 µs for each. Above this many, accesses are merged
+ * into ranges across the smallest gaps (the instructions in between are hooked too, at the cost of one access).
+ */
+const MAX_EX_HOOKS = 8;
+
+/** The address ranges [begin, end] to hook for the exception-table instructions `extable` (keys: addresses). */
+export function exHookSpans(extable: ReadonlyMap<bigint, { entry: ExEntry }>): [bigint, bigint][] {
+  const at = [...extable].map(([addr, { entry }]) => [addr, addr + BigInt(entry.length - 1)] as [bigint, bigint]);
+  at.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  if (at.length <= MAX_EX_HOOKS) return at;
+  // Keep the MAX_EX_HOOKS - 1 widest gaps as separations; close all the others.
+  const gaps = at.slice(1).map((r, i) => ({ i, width: r[0] - at[i]![1] }));
+  gaps.sort((a, b) => (a.width > b.width ? -1 : a.width < b.width ? 1 : a.i - b.i));
+  const cut = new Set(gaps.slice(0, MAX_EX_HOOKS - 1).map((g) => g.i));
+  const spans: [bigint, bigint][] = [];
+  let begin = at[0]![0];
+  for (let i = 0; i < at.length; i++) {
+    if (i === at.length - 1 || cut.has(i)) {
+      spans.push([begin, at[i]![1]]);
+      if (i + 1 < at.length) begin = at[i + 1]![0];
+    }
+  }
+  return spans;
+}
+
 export class Engine {
   readonly space: AddressSpace;
   readonly state: HelperState;
@@ -145,10 +173,16 @@ export class Engine {
     this.targets.set(this.symbols.timedMayGoto, { name: 'arch_bpf_timed_may_goto', fn: null });
     const pages = new Set([...this.targets.keys()].map(pageOf));
     pages.add(pageOf(LAYOUT.syntheticKfuncs));
-    for (const p of pages) {
-      s.map(p, PAGE, RX, 'helper trampolines').mem.bytes.fill(0xc3);
-      s.hookCode(p, p + BigInt(PAGE - 1), (addr) => this.onTrampoline(addr));
-    }
+    for (const p of pages) s.map(p, PAGE, RX, 'helper trampolines').mem.bytes.fill(0xc3);
+    // One code hook over all trampoline pages (only they execute there), not one per page: Unicorn walks every
+    // code hook at every hooked instruction, so each extra hook slows each exception-table instruction.
+    // The engine's own code (return trampoline, bpf_loop, the repeat driver) stays outside it.
+    const sorted = [...pages].sort((a, b) => (a < b ? -1 : 1));
+    const lo = sorted[0]!;
+    const hi = sorted[sorted.length - 1]! + BigInt(PAGE - 1);
+    const own = LAYOUT.trampoline;
+    const spans = own >= lo && own <= hi ? [[lo, own - 1n], [own + BigInt(PAGE), hi]] : [[lo, hi]];
+    for (const [b, e] of spans) if (b! <= e!) s.hookCode(b!, e!, (addr) => this.onTrampoline(addr));
   }
 
   private assignKfunc(name: string, fn: HelperFn | null): bigint {
@@ -300,15 +334,11 @@ export class Engine {
       const r = this.space.owned(pageOf(f.imageBase)) ?? this.space.owned(this.space.find(f.imageBase)!.addr)!;
       r.mem.bytes.set(f.image, Number(f.imageBase - r.addr));
     }
-    const exHooks: HookId[] = [];
     const extable = new Map<bigint, { func: number; entry: ExEntry }>();
     functions.forEach((f, func) => {
-      for (const entry of f.extable) {
-        const addr = f.imageBase + BigInt(entry.offset);
-        extable.set(addr, { func, entry });
-        exHooks.push(this.space.hookNoop(addr, addr));
-      }
+      for (const entry of f.extable) extable.set(f.imageBase + BigInt(entry.offset), { func, entry });
     });
+    const exHooks = exHookSpans(extable).map(([b, e]) => this.space.hookNoop(b, e));
     this.space.flushCode();
     this.loaded = { functions, regions, extable, exHooks };
   }
