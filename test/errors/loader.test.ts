@@ -186,3 +186,61 @@ describe('linking', () => {
     );
   });
 });
+
+// Objects compiled by clang-19 from test/fixtures/errors/*.bpf.c (build.sh; each source says what is wrong).
+const FIX = `${root}test/fixtures/errors/`;
+/** Section headers of an ELF64 file, read here independently of src/loader: name → [header offset, data offset]. */
+function sections(b: Uint8Array): Map<string, { header: number; offset: number }> {
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const shoff = Number(v.getBigUint64(40, true));
+  const shnum = v.getUint16(60, true);
+  const strOff = Number(v.getBigUint64(shoff + v.getUint16(62, true) * 64 + 24, true));
+  const out = new Map<string, { header: number; offset: number }>();
+  for (let i = 0; i < shnum; i++) {
+    const h = shoff + i * 64;
+    const n = strOff + v.getUint32(h, true);
+    out.set(Buffer.from(b.subarray(n, b.indexOf(0, n))).toString('latin1'), { header: h, offset: Number(v.getBigUint64(h + 24, true)) });
+  }
+  return out;
+}
+function fixtureError(name: string): { message: string; secs: Map<string, { header: number; offset: number }> } {
+  const b = new Uint8Array(readFileSync(`${FIX}${name}.bpf.o`));
+  try {
+    loadObject(b);
+  } catch (e) {
+    expect(e).toBeInstanceOf(BpfError);
+    return { message: (e as Error).message, secs: sections(b) };
+  }
+  throw new Error(`${name}: expected a BpfError`);
+}
+
+describe('objects clang makes that the loader does not support', () => {
+  it('legacy SEC("maps")', () => {
+    const { message, secs } = fixtureError('legacy_maps');
+    expect(message).toBe(`byte offset ${secs.get('maps')!.header}: legacy SEC("maps") map definitions are not supported: use BTF-defined maps in SEC(".maps")`);
+  });
+  it('two arenas', () => {
+    const { message, secs } = fixtureError('two_arenas');
+    expect(message).toBe(`byte offset ${secs.get('.maps')!.header}: only one arena map is supported, found a1, a2`);
+  });
+  it('__arena globals without an arena', () => {
+    const { message, secs } = fixtureError('arena_globals_no_arena');
+    expect(message).toBe(`byte offset ${secs.get('.addr_space.1')!.header}: section '.addr_space.1' (__arena globals) needs an arena map declared in SEC(".maps")`);
+  });
+  it('__arena globals bigger than the arena', () => {
+    const { message, secs } = fixtureError('arena_too_small');
+    expect(message).toBe(`byte offset ${secs.get('.addr_space.1')!.header}: arena 'arena' (1 pages) is too small for 8192 bytes of __arena globals`);
+  });
+  it('an arena of 0 pages (names the map)', () => {
+    expect(fixtureError('arena_no_pages').message).toBe("arena 'arena': max_entries 0 pages is outside 1..1048576 (the arena is at most 4 GiB)");
+  });
+  it('an extern __ksym variable (the relocation entry and the instruction)', () => {
+    const { message, secs } = fixtureError('extern_ksym');
+    expect(message).toBe(`byte offset ${secs.get('.relsyscall')!.offset}: relocation in '.relsyscall' at insn 0: extern variable 'bpf_prog_active' (__ksym/__kconfig variables) is not supported`);
+  });
+  it('a common symbol (-fcommon)', () => {
+    const { message, secs } = fixtureError('common_global');
+    expect(message).toBe(`byte offset ${secs.get('.relsyscall')!.offset}: relocation in '.relsyscall' at insn 0: reference to 'shared_counter' in special section 0xfff2 (an uninitialised common global?)`);
+  });
+});
+
