@@ -138,51 +138,55 @@ function printk(call: HelperCall, fmtAddr: bigint, fmtSize: bigint, args: readon
   return BigInt(Buffer.byteLength(line));
 }
 
-/** bpf_strtol/strtoul (kernel/bpf/helpers.c __bpf_strtoull): base from flags (0, 8, 10, 16), leading space, sign. */
+/** isspace() of the kernel's ctype table: \t \n \v \f \r, space and 0xa0. */
+const isSpace = (c: number): boolean => (c >= 9 && c <= 13) || c === 32 || c === 0xa0;
+/** A digit's value (0-9, a-f/A-F as `_tolower`), or 99. */
+const digit = (c: number): number => (c >= 0x30 && c <= 0x39 ? c - 0x30 : (c | 0x20) >= 0x61 && (c | 0x20) <= 0x66 ? (c | 0x20) - 0x61 + 10 : 99);
+
+/**
+ * bpf_strtol/strtoul, as kernel/bpf/helpers.c __bpf_strtoull: checks, leading isspace(), a '-', then at most
+ * 63 characters (a NUL-terminated copy) through _parse_integer_fixup_radix and _parse_integer.
+ */
 function strto(call: HelperCall, signed: boolean): bigint {
   const [buf, bufLen, flags, res] = call.args as [bigint, bigint, bigint, bigint];
   const len = memSize(bufLen); // size_t
-  // __bpf_strtoull's checks, in its order, before the buffer is read.
   if (buf === 0n || len === 0) return EINVAL;
   let base = Number(flags & 0x1fn);
   if (base !== 0 && base !== 8 && base !== 10 && base !== 16) return EINVAL;
   if ((flags & 0x1fn) !== flags) return EINVAL;
   const bytes = call.read(buf, len);
   if (!bytes) return EFAULT;
-  let i = 0;
-  while (i < len && /\s/.test(String.fromCharCode(bytes[i]!))) i++;
-  let neg = false;
-  if (i < len && bytes[i] === 0x2d) {
-    neg = true;
-    i++;
-    if (!signed) return EINVAL;
-  }
-  if (base === 0 || base === 16) {
-    if (i + 1 < len && bytes[i] === 0x30 && (bytes[i + 1]! | 0x20) === 0x78 && i + 2 < len && /[0-9a-f]/i.test(String.fromCharCode(bytes[i + 2]!))) {
-      base = 16;
-      i += 2;
-    } else if (base === 0) base = i < len && bytes[i] === 0x30 ? 8 : 10;
-  }
-  const start = i;
+  let consumed = 0;
+  while (consumed < len && isSpace(bytes[consumed]!)) consumed++;
+  const negative = consumed < len && bytes[consumed] === 0x2d;
+  if (negative) consumed++;
+  if (consumed === len) return EINVAL;
+  const str = bytes.slice(consumed, consumed + Math.min(len - consumed, 63));
+  const at = (k: number): number => str[k] ?? 0; // the copy is NUL-terminated
+  let p = 0;
+  if (base === 0) base = at(0) === 0x30 ? ((at(1) | 0x20) === 0x78 && digit(at(2)) < 16 ? 16 : 8) : 10;
+  if (base === 16 && at(0) === 0x30 && (at(1) | 0x20) === 0x78) p = 2;
   let v = 0n;
+  let digits = 0;
   let overflow = false;
-  for (; i < len; i++) {
-    const d = parseInt(String.fromCharCode(bytes[i]!), 16);
-    if (Number.isNaN(d) || d >= base) break;
+  for (let d = digit(at(p)); d < base; d = digit(at(++p)), digits++) {
     v = v * BigInt(base) + BigInt(d);
     if (v >= 1n << 64n) overflow = true;
+    v = BigInt.asUintN(64, v);
   }
-  if (i === start) return EINVAL;
   if (overflow) return ERANGE;
+  if (digits === 0) return EINVAL;
   let out = v;
   if (signed) {
-    if (neg ? v > 1n << 63n : v >= 1n << 63n) return ERANGE;
-    out = neg ? -v : v;
+    if (negative ? v > 1n << 63n : v >= 1n << 63n) return ERANGE;
+    out = negative ? -v : v;
+  } else if (negative) {
+    return EINVAL;
   }
   const o = new Uint8Array(8);
   new DataView(o.buffer).setBigUint64(0, BigInt.asUintN(64, out), true);
   if (!call.write(res, o)) return EFAULT;
-  return BigInt(i);
+  return BigInt(consumed + p);
 }
 
 /**

@@ -110,7 +110,7 @@ function strtoull(call: HelperCall, name: string): { err: bigint; value: bigint;
   const bytes = tryRead(call.memory, buf, len);
   if (!bytes) return fail(EFAULT);
   let i = 0;
-  while (i < len && [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d].includes(bytes[i]!)) i++;
+  while (i < len && [0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0xa0].includes(bytes[i]!)) i++; // the kernel's isspace()
   const negative = i < len && bytes[i] === 0x2d;
   if (negative) i++;
   if (i === len) return fail(EINVAL);

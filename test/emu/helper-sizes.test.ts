@@ -81,7 +81,30 @@ const DEFINED: [string, string][] = [
   ['bpf_strtol with a NULL buffer: -EINVAL', prog('\tr1 = 0\n\tr2 = 4\n\tr3 = 0\n\tr4 = r10\n\tr4 += -16\n\tcall bpf_strtol#105')],
 ];
 
+/** bpf_strtol/strtoul on `text` (at most 88 bytes, on the stack) with `flags`: r0 and *res go to the context. */
+function strtoProg(text: string, flags: number, unsigned = false): string {
+  const bytes = Buffer.concat([Buffer.from(text, 'latin1'), Buffer.alloc(88)]).subarray(0, 88);
+  const lines: string[] = [];
+  for (let k = 0; k < 88; k += 8) lines.push(`\tr1 = 0x${bytes.readBigUInt64LE(k).toString(16)} ll`, `\t*(u64 *)(r10 ${k - 104}) = r1`);
+  lines.push('\tr1 = r10', '\tr1 += -104', `\tr2 = ${text.length}`, `\tr3 = ${flags}`, '\tr4 = r10', '\tr4 += -8');
+  lines.push(unsigned ? '\tcall bpf_strtoul#106' : '\tcall bpf_strtol#105');
+  return prog(lines.join('\n'));
+}
+const STRTO: [string, number, boolean?][] = [
+  [' \t-42xyz', 0], ['0x1f', 0], ['0x1f', 16], ['0xg', 16], ['0xg', 0], ['0777', 0], ['0777', 10], ['\xa0 12', 10],
+  [`${'0'.repeat(70)}1`, 10], ['99999999999999999999', 10], ['-9223372036854775808', 10], ['9223372036854775808', 10],
+  ['18446744073709551615', 10, true], ['-5', 10, true], ['   ', 10], ['-', 10], ['12\u00003', 10],
+];
+
 describe('defined results are the same in both engines', () => {
+  for (const [text, flags, unsigned] of STRTO) {
+    it(`bpf_strto${unsigned ? 'ul' : 'l'}(${JSON.stringify(text)}, base flags ${flags})`, () => {
+      const p = strtoProg(text, flags, unsigned);
+      const e = emu(p);
+      expect(e.fault).toBeNull();
+      expect(interp(p)).toEqual(e);
+    });
+  }
   for (const [name, text] of DEFINED) {
     it(name, () => {
       const e = emu(text);
@@ -104,6 +127,15 @@ if (!avail.ok) console.log(`helper results vs the kernel skipped: bpf() unavaila
 
 describeLive('the running kernel gives the same results', () => {
   // The kernel refuses what the verifier cannot bound (size 0 to probe_read_kernel is fine; NULL to strtol is not).
+  for (const [text, flags, unsigned] of STRTO) {
+    it(`bpf_strto${unsigned ? 'ul' : 'l'}(${JSON.stringify(text)}, base flags ${flags})`, () => {
+      const p = strtoProg(text, flags, unsigned);
+      const k = runInKernel(encode(parse(p)), ENV, { run: true }).record as unknown as { retval: number; ctx_out: string };
+      const e = emu(p);
+      expect(k.retval >>> 0).toBe(Number(e.r0 & 0xffffffffn));
+      expect(k.ctx_out).toBe(e.ctx);
+    });
+  }
   for (const [name, text] of DEFINED.filter(([n]) => !n.includes('NULL'))) {
     it(name, () => {
       const k = runInKernel(encode(parse(text)), ENV, { run: true });
