@@ -6,6 +6,8 @@ import { BpfError } from '../../src/errors.js';
 import { makeProgram, type Insn, type Program } from '../../src/isa/insn.js';
 import { parse } from '../../src/isa/parse.js';
 import { frontEnd, functionRanges, stackDepths, type FrontEndEnv } from '../../src/jit/frontend/index.js';
+import { analyze } from '../../src/jit/frontend/analysis.js';
+import { SlotProgram } from '../../src/jit/frontend/slots.js';
 
 type Raw = Omit<Insn, 'pc'>;
 const I = (code: number, dst = 0, src = 0, off = 0, imm = 0, imm2?: number): Raw =>
@@ -80,6 +82,22 @@ describe('front end refusals name the instruction', () => {
     for (let i = 0; i < 32766; i++) body.push(I(0x07, 1, 0, 0, 1));
     body.push(MOV0, EXIT);
     expect(fe(makeProgram(body), { visited: new Set(Array.from({ length: body.length }, (_, i) => i)) })).toBe('insn 2: cannot be patched due to 16-bit range');
+  });
+});
+
+describe('the analysis budget', () => {
+  it('a program that needs more instruction visits than allowed names where it stopped', () => {
+    // 200 two-way branches on an unknown value: 8 path states per instruction, then widening
+    const body: Raw[] = [I(0x79, 1, 1), I(0xb7, 2)];
+    for (let i = 0; i < 200; i++) body.push(I(0x25, 1, 0, 1, i), I(0x07, 2, 0, 0, 1));
+    body.push(MOV0, EXIT);
+    const p = SlotProgram.fromProgram(makeProgram(body));
+    const starts = [0, p.slots.length];
+    expect(error(() => analyze(p.slots, starts, { hasArena: false, decide: true, xlated: false, maxSteps: 1000 }))).toMatch(
+      /^insn \d+: the program is too complex to analyse \(more than 1000 instruction visits\)$/,
+    );
+    // the default budget (2 000 000) analyses it
+    expect(analyze(p.slots, starts, { hasArena: false, decide: true, xlated: false }).visited[body.length - 1]).toBe(1);
   });
 });
 

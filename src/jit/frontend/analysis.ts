@@ -28,6 +28,8 @@ export interface AnalysisOptions {
    * arguments): a stack pointer passed there is no stack access.
    */
   readonly uncheckedArgKfuncs?: ReadonlySet<number>;
+  /** Instruction visits allowed in total (default MAX_STEPS; tests lower it). */
+  readonly maxSteps?: number;
 }
 
 export interface Analysis {
@@ -120,6 +122,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   const memo = new Map<string, Val>();
   let steps = 0;
   const pathStates = opts.pathStates ?? PATH_STATES;
+  const maxSteps = opts.maxSteps ?? MAX_STEPS;
 
   /** The function a pseudo-func ld_imm64 value points to. */
   const callbackOf = (v: Val): number | undefined => {
@@ -219,7 +222,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
 
     while (work.length > 0) {
       const { pc, st } = work.pop()!;
-      if (++steps > MAX_STEPS) throw insnError(pc, `the program is too complex to analyse (more than ${MAX_STEPS} instruction visits)`);
+      if (++steps > maxSteps) throw insnError(pc, `the program is too complex to analyse (more than ${maxSteps} instruction visits)`);
       const regs = st.regs.slice();
       const stack = new Map(st.stack);
       const s = slots[pc]!;
