@@ -5,7 +5,7 @@ import { allocatedPages, arenaPageDump, dumpPages, type Arena } from '../arena/i
 import { describeArenaFault } from '../emu/run.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
 import { PROGRAM_INPUT_HELP, PROGRAM_INPUT_OPTIONS, readRunInput } from './program-input.js';
-import { runTimingFields } from './timing.js';
+import { batchTimingFields, runTimingFields } from './timing.js';
 
 const HELP = `Usage: bpfjit run PROG [options]
 
@@ -22,6 +22,9 @@ ${PROGRAM_INPUT_HELP}
   --trace              print each BPF instruction as executed, with the registers it changed
   --repeat N           run N times on one engine and report the time per run
                        (with --json also medianNsPerRun, bpfInsnsPerSec: see src/cli/timing.ts)
+  --batch              with --repeat N: all N runs in one emulator entry, as BPF_PROG_TEST_RUN's repeat does
+                       (the context is not reset between runs, the result is the last run's); reports the
+                       time per run (with --json: runs, batchedNsPerRun, bpfInsnsPerSec)
   --arena-dump         print every allocated arena page: kernel and user address, bytes (or 'zero')
   --json               machine-readable result
 Exit status: 0 ok, 1 bad input or a fault/limit in the program, 2 usage.`;
@@ -54,6 +57,7 @@ export const run: Command = {
       timeout: { type: 'string' },
       trace: { type: 'boolean' },
       repeat: { type: 'string' },
+      batch: { type: 'boolean' },
       'arena-dump': { type: 'boolean' },
       json: { type: 'boolean' },
     });
@@ -71,10 +75,12 @@ export const run: Command = {
       const ctx = new Uint8Array(Buffer.from(ctxHex, 'hex'));
       const trace = values.trace === true;
       const names = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7', 'r8', 'r9', 'r10', 'ax'];
+      const batch = values.batch === true && repeat > 1;
       let r = engine.run({
         ctx,
         maxInsns,
         timeoutMs,
+        ...(batch ? { repeat } : {}),
         trace: trace
           ? (s) => console.log(`insn ${s.pc}${s.func ? ` (function ${s.func})` : ''}: ${s.changed.map(([reg, v]) => `${names[reg]}=${hex(v)}`).join(' ')}`)
           : undefined,
@@ -87,8 +93,8 @@ export const run: Command = {
               )
           : undefined,
       });
-      let perRunNs: number | null = null;
-      if (repeat > 1 && !r.fault) {
+      let perRunNs: number | null = batch && r.runs > 0 ? r.timeNs / r.runs : null;
+      if (repeat > 1 && !r.fault && !batch) {
         let total = 0;
         for (let i = 1; i < repeat; i++) {
           r = engine.run({ ctx, maxInsns, timeoutMs });
@@ -111,7 +117,9 @@ export const run: Command = {
           ...(values['arena-dump'] === true ? { arenaDump: arena ? arenaPageDump(arena) : [] } : {}),
           timeNs: r.timeNs,
           perRunNs,
-          ...runTimingFields(engine, { ctx, maxInsns, timeoutMs }, repeat, true, r.fault !== null),
+          ...(batch
+            ? batchTimingFields(engine, { ctx, maxInsns, timeoutMs }, r)
+            : runTimingFields(engine, { ctx, maxInsns, timeoutMs }, repeat, true, r.fault !== null)),
           fault: faultJson(r),
         }));
       } else {
@@ -121,7 +129,7 @@ export const run: Command = {
         if (r.arenaFaults.length > 0) console.log(`arena faults resolved by the exception table: ${r.arenaFaults.length}`);
         for (const f of r.arenaFaults) console.log(`  ${describeArenaFault(f)}`);
         if (r.insns !== null) console.log(`x86 instructions: ${r.insns}`);
-        if (perRunNs !== null) console.log(`time per run: ${(perRunNs / 1000).toFixed(2)} us (${repeat} runs)`);
+        if (perRunNs !== null) console.log(`time per run: ${(perRunNs / 1000).toFixed(2)} us (${batch ? `${r.runs} runs in one emulator entry` : `${repeat} runs`})`);
         if (values['arena-dump'] === true) {
           const dump = arena ? arenaPageDump(arena) : [];
           console.log(`arena: ${dump.length} page(s) allocated`);

@@ -152,3 +152,10 @@ export function runTimingFields(engine: Engine, opts: RunOptions, repeat: number
   if (!json || repeat <= 1 || faulted) return {};
   return timeRuns(engine, opts, repeat);
 }
+
+/** `bpfjit run --repeat N --batch --json`: runs completed, time per run of the batched call, BPF instructions/s. */
+export function batchTimingFields(engine: Engine, opts: RunOptions, r: RunResult): { runs: number; batchedNsPerRun: number | null; bpfInsnsPerSec: number | null } {
+  const perRun = r.runs > 0 ? r.timeNs / r.runs : null;
+  const count = r.fault || perRun === null ? null : countBpfInsns(engine, opts);
+  return { runs: r.runs, batchedNsPerRun: perRun, bpfInsnsPerSec: count === null || perRun === null || perRun <= 0 ? null : count / (perRun / 1e9) };
+}

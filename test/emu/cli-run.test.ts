@@ -101,4 +101,25 @@ describe('bpfjit run', () => {
     const t = capture([join(a.dir, `${a.name}.bin`), '--trace']);
     expect(t.out.some((l) => /^ {2}call bpf_arena_(alloc|free)_pages\(0x[0-9a-f]+(, 0x[0-9a-f]+){4}\) = 0x[0-9a-f]+$/.test(l))).toBe(true);
   });
+
+  it('--repeat N --batch: N runs on one context (BPF_PROG_TEST_RUN repeat); without --batch each run starts afresh', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpfjit-batch-'));
+    try {
+      const prog = join(dir, 'inc.s');
+      writeFileSync(prog, 'r0 = *(u32 *)(r1 + 0)\nr0 += 1\n*(u32 *)(r1 + 0) = r0\nexit\n');
+      const b = capture([prog, '--ctx', '05000000', '--repeat', '1000', '--batch', '--json']);
+      expect(b.code).toBe(0);
+      const j = JSON.parse(b.out[0]!) as { retval: number; ctx: string; runs: number; batchedNsPerRun: number; bpfInsnsPerSec: number };
+      expect([j.retval, j.ctx, j.runs]).toEqual([1005, 'ed030000', 1000]);
+      expect(j.batchedNsPerRun).toBeGreaterThan(0);
+      expect(j.bpfInsnsPerSec).toBeGreaterThan(0);
+      const text = capture([prog, '--ctx', '05000000', '--repeat', '1000', '--batch']);
+      expect(text.out).toContain('retval 1005 (r0 0x3ed)');
+      expect(text.out.some((l) => /^time per run: [\d.]+ us \(1000 runs in one emulator entry\)$/.test(l))).toBe(true);
+      const single = capture([prog, '--ctx', '05000000', '--repeat', '3']);
+      expect(single.out).toContain('retval 6 (r0 0x6)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
