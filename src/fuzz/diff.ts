@@ -3,11 +3,10 @@
 import { BpfError } from '../errors.js';
 import type { RunEnv } from '../env.js';
 import type { Program } from '../isa/insn.js';
-import { Class } from '../isa/opcodes.js';
 import { LAYOUT } from '../emu/index.js';
 import { Layout } from '../interp/index.js';
 import { EditList } from './edit.js';
-import { arenaAlu32, runInterp, type EmuPath, type Outcome, type RunLimits, FUZZ_LIMITS } from './pipeline.js';
+import { runInterp, type EmuPath, type Outcome, type RunLimits, FUZZ_LIMITS } from './pipeline.js';
 
 export type Verdict =
   | { readonly kind: 'same'; readonly fault: string | null }
@@ -96,18 +95,6 @@ export function check(emu: EmuPath, prog: Program, env: RunEnv, limits: RunLimit
   // r0 holding a context or stack address: the two engines place them differently, by design.
   if (fields.length === 1 && fields[0] === 'r0' && isEmuAddress(got.r0) && isInterpAddress(ref.r0)) {
     return { kind: 'explained', reason: 'r0 is a context/stack address, and the address layouts of the engines differ', fields };
-  }
-  const converted = arenaAlu32(prog, env);
-  if (converted.length > 0) {
-    const conv = new Set(converted);
-    const patched: Program = { ...prog, insns: prog.insns.map((x) => (conv.has(x.pc) ? { ...x, code: Class.ALU | (x.code & 0xf8) } : x)) };
-    try {
-      if (fieldsDiffer(got, runInterp(patched, env, limits)).length === 0) {
-        return { kind: 'explained', reason: `ALU64 on an arena pointer is 32-bit in the kernel (insn ${[...conv].join(', ')}); the interpreter runs it as 64-bit`, fields };
-      }
-    } catch {
-      // fall through: reported as a divergence
-    }
   }
   return { kind: 'diverged', fields, detail: describe(got, ref, fields) };
 }

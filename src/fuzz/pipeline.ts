@@ -3,12 +3,9 @@
 // run environment (ENV.json / corpus sidecar). Outcomes are normalised so they can be compared field by field.
 import type { RunEnv } from '../env.js';
 import type { Program } from '../isa/insn.js';
-import { AluOp, Class, Src, insnClass } from '../isa/opcodes.js';
 import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
 import { Engine, type EmuHelperFn, type RunResult } from '../emu/index.js';
-import { ARENA_MAP_PTR, compileFor } from '../emu/pipeline.js';
-import { frontEnd } from '../jit/frontend/index.js';
-import { JIT_DEFAULTS } from '../jit/index.js';
+import { compileFor } from '../emu/pipeline.js';
 import { arenaView, interpret, kfuncsFromTable, LINUX_HELPERS, FIXED_HELPER_VALUES } from '../interp/index.js';
 
 
@@ -60,38 +57,6 @@ export function arenaOf(env: RunEnv): Arena | null {
 
 function arenaState(a: Arena | null): Pick<Outcome, 'pages' | 'allocated'> {
   return a ? { pages: dumpPages(a), allocated: allocatedPages(a).sort((x, y) => x - y) } : { pages: {}, allocated: [] };
-}
-
-/**
- * Original slots of ALU64 instructions the front end makes 32-bit: arithmetic on arena pointers, which Linux's
- * verifier converts (adjust_reg_min_max_vals sets needs_zext for PTR_TO_ARENA; the op is emitted as ALU32).
- */
-export function arenaAlu32(prog: Program, env: RunEnv): number[] {
-  let arena: Arena | null = null;
-  try {
-    arena = arenaOf(env);
-    const fe = frontEnd(prog, {
-      callBase: JIT_DEFAULTS.callBase,
-      resolveCall: () => JIT_DEFAULTS.callBase,
-      kfuncs: env.kfuncs,
-      resolveMap: () => 0n,
-      // Inlined helpers need addresses; any will do, only the ALU classes of the output are read.
-      jiffiesAddr: JIT_DEFAULTS.callBase,
-      cpuNumberAddr: 0x1000,
-      arena: arena ? { mapPtr: ARENA_MAP_PTR, userVmStart: arena.userVmStart, kernVmStart: arena.kernVmStart, flags: arena.flags } : null,
-    });
-    const slotOf = new Map(prog.insns.map((x) => [x.pc, x]));
-    return fe.prog.insns.flatMap((x) => {
-      const orig = fe.origPc[x.pc];
-      const o = orig === undefined || orig < 0 ? undefined : slotOf.get(orig);
-      const cast = (o?.code ?? 0) === (Class.ALU64 | AluOp.MOV | Src.X) && o?.off === 1; // addr_space_cast: its own lowering
-      return o && !cast && insnClass(o.code) === Class.ALU64 && insnClass(x.code) === Class.ALU && (o.code & 0xf8) === (x.code & 0xf8) ? [o.pc] : [];
-    });
-  } catch {
-    return []; // the front end refused it here: no explanation from this side
-  } finally {
-    arena?.dispose();
-  }
 }
 
 /** A program loaded on an engine, ready to run (see EmuPath.prepare). */
