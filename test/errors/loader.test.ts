@@ -187,6 +187,36 @@ describe('linking', () => {
   });
 });
 
+describe('relocations against the wrong symbol or instruction', () => {
+  const syms = (expected[F] as unknown as { symbols: { name: string }[] }).symbols.map((x) => x.name);
+  const relsys = sec('.relsyscall');
+  const rels = exp.relocations.filter((r) => r.relSection === sec('.relsyscall').index);
+  /** File offset of relocation `i` of .relsyscall (its r_offset field; r_info at +8: type, +12: symbol). */
+  const relAt = (symbol: string, nth = 0): { at: number; insn: number } => {
+    const i = rels.map((r, k) => [r, k] as const).filter(([r]) => r.symbol === symbol)[nth]![1];
+    return { at: relsys.offset + i * 16, insn: rels[i]!.offset / 8 };
+  };
+  it("a call whose src_reg is not 1 (bpf-to-bpf)", () => {
+    const { at, insn } = relAt('list_sum');
+    const code = sec('syscall').offset + insn * 8;
+    expect(errorOf((b) => void (b[code + 1] = 0)).message).toBe(
+      `byte offset ${at}: relocation in '.relsyscall' at insn ${insn}: call to 'list_sum' has src_reg 0, expected 1 (bpf-to-bpf call)`,
+    );
+  });
+  it('a call to a program (not a .text subprogram)', () => {
+    const { at, insn } = relAt('list_sum');
+    expect(errorOf((_b, v) => v.setUint32(at + 12, syms.indexOf('free_list'), true)).message).toBe(
+      `byte offset ${at}: relocation in '.relsyscall' at insn ${insn}: call to 'free_list' in section 'syscall': subprograms must be in .text`,
+    );
+  });
+  it('an ld_imm64 against a symbol that is neither code, a map nor global data', () => {
+    const { at, insn } = relAt('head');
+    expect(errorOf((_b, v) => v.setUint32(at + 12, syms.indexOf('LICENSE'), true)).message).toBe(
+      `byte offset ${at}: relocation in '.relsyscall' at insn ${insn}: 'LICENSE' is in section 'license', which is neither code, a map nor global data`,
+    );
+  });
+});
+
 // Objects compiled by clang-19 from test/fixtures/errors/*.bpf.c (build.sh; each source says what is wrong).
 const FIX = `${root}test/fixtures/errors/`;
 /** Section headers of an ELF64 file, read here independently of src/loader: name → [header offset, data offset]. */
