@@ -4,6 +4,8 @@
 
 import type { ExEntry, ExTable } from './types.js';
 import type { FnState } from './lower/state.js';
+import type { IntList } from './scratch.js';
+import { type InsnTable, TW, W_OFF } from './table.js';
 
 /** Entry kinds by their small-integer code (the packed records). */
 export const EX_KINDS: readonly ExEntry['kind'][] = ['load', 'store', 'atomic'];
@@ -132,4 +134,49 @@ export function findExEntry(table: ExTable, offset: number): ExEntry | undefined
     else return e;
   }
   return undefined;
+}
+
+const EX_REL = 19;
+const EX_BITS_MASK = (1 << EX_REL) - 1;
+
+/** The first pass's record of an instruction's exception-table entry, for the image pass to copy: the packed
+ *  entry's fourth word (exBits: 19 bits), its start relative to the instruction's (8 bits) from bit EX_REL, and
+ *  a present bit; 0 when it does not fit. */
+export function packEx(st: FnState, insnStart: number): number {
+  const rel = st.exStart - insnStart;
+  if (rel < 0 || rel > 0xff || st.exLen > 0xff) return 0;
+  return exBits(st.exLen, st.exClear, st.exAddr, st.exKind) | (rel << EX_REL) | (1 << 30);
+}
+
+/** The image pass's exception table: the records of the copied instructions (`exInsns`: table indices, `exRecs`:
+ *  packEx records) merged, in address order, with any the image pass's lowerings made (both lists are in address
+ *  order already). */
+export function exceptionTable(st: FnState, t: InsnTable, exInsns: IntList, exRecs: IntList): PackedExTable {
+  const made = st.extable;
+  if (exInsns.n === 0) return made.build();
+  const addrs = st.addrs;
+  const firstPc = st.fn.firstPc;
+  const tw = t.w;
+  const n = exInsns.n;
+  const ins = exInsns.a;
+  const recs = exRecs.a;
+  const out = new Int32Array((n + made.count) * EX_STRIDE);
+  const m = made.a;
+  const madeN = made.n;
+  let w = 0;
+  let k = 0; // next word of `made`
+  for (let e = 0; e < n; e++) {
+    const b = ins[e]! * TW;
+    const rec = recs[e]!;
+    const pc = tw[b]!;
+    const offset = addrs[pc - firstPc]! + ((rec >> EX_REL) & 0xff);
+    for (; k < madeN && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
+    out[w] = offset;
+    out[w + 1] = pc;
+    out[w + 2] = tw[b + W_OFF]!;
+    out[w + 3] = rec & EX_BITS_MASK;
+    w += EX_STRIDE;
+  }
+  if (k < madeN) out.set(m.subarray(k, madeN), w);
+  return new PackedExTable(out);
 }

@@ -10,7 +10,7 @@
 import { JmpOp } from '../isa/opcodes.js';
 import { isImm8JmpOffset } from './lower/jmp.js';
 import type { FnState } from './lower/state.js';
-import type { IntList } from './layout.js';
+import type { IntList } from './scratch.js';
 import { TAIL_CALL, type InsnTable, tCode, tImm, tOff, tPc } from './table.js';
 
 const COND = 0;

@@ -13,10 +13,10 @@ import type { Cond } from './x86/cond.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
-import { EX_STRIDE, ExTableBuilder, PackedExTable, exBits } from './extable.js';
+import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
+import { ExTableBuilder, type PackedExTable, exceptionTable, packEx } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
-import { release, take } from './scratch.js';
+import { type IntList, passLists as lists, release, take } from './scratch.js';
 
 const HELPER_CALL = Class.JMP | JmpOp.CALL;
 export const MAX_PASSES = 20;
@@ -73,46 +73,6 @@ function callDelta(callBase: bigint, imageBase: bigint): number {
   return d >= -(1n << 52n) && d <= 1n << 52n ? Number(d) : NaN;
 }
 
-/** A growable list of integers (no per-element allocation). */
-export class IntList {
-  a = new Int32Array(64);
-  n = 0;
-
-  /** Empties the list; capacity beyond MAX_KEPT_INTS is given back. */
-  reset(): this {
-    this.n = 0;
-    if (this.a.length > MAX_KEPT_INTS) this.a = new Int32Array(64);
-    return this;
-  }
-
-  push(v: number): void {
-    if (this.n === this.a.length) {
-      const next = new Int32Array(this.n * 2);
-      next.set(this.a);
-      this.a = next;
-    }
-    this.a[this.n++] = v;
-  }
-}
-
-/** Largest list capacity kept from one jit() call to the next (16 MiB each). */
-const MAX_KEPT_INTS = 1 << 22;
-
-/**
- * The pass loop's lists, reused by every function of every jit() call (runPasses is never re-entered): a large
- * program then neither regrows them from 64 entries nor leaves megabytes of outgrown arrays to the collector.
- */
-const lists = {
-  layout: new IntList(),
-  layoutCmp: new IntList(),
-  relower: new IntList(),
-  relowerCmp: new IntList(),
-  calls: new IntList(),
-  exInsns: new IntList(),
-  exRecs: new IntList(),
-  ldImm64: new IntList(),
-};
-
 /** Per-function buffers reused across passes. */
 export interface PassBuffers {
   readonly cursor: Cursor;
@@ -141,16 +101,6 @@ export interface PassBuffers {
   /** The image pass's exception table. */
   extable: PackedExTable | null;
 }
-
-/** The packed entry's fourth word (exBits: 19 bits), the start relative to the instruction's (8 bits) from
- *  bit EX_REL, and a present bit. */
-function packEx(st: FnState, insnStart: number): number {
-  const rel = st.exStart - insnStart;
-  if (rel < 0 || rel > 0xff || st.exLen > 0xff) return 0;
-  return exBits(st.exLen, st.exClear, st.exAddr, st.exKind) | (rel << EX_REL) | (1 << 30);
-}
-const EX_REL = 19;
-const EX_BITS_MASK = (1 << EX_REL) - 1;
 
 /** Prologue of every pass: leaves the sink after the prologue and addrs[0] set. */
 function startPass(st: FnState): void {
@@ -313,7 +263,7 @@ function imagePass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     throw new BpfError({ insn: st.fn.firstPc, message: `internal error: image size ${pos} != ${expected}` });
   }
   patchCalls(st, t, buf, out);
-  buf.extable = exceptionTable(st, t, buf);
+  buf.extable = exceptionTable(st, t, buf.exInsns, buf.exRecs);
   starts.set(addrs);
   const ld = buf.ldImm64;
   for (let j = 0; j < ld.n; j++) starts[ld.a[j]! + 1] = addrs[ld.a[j]! + 2]!;
@@ -339,39 +289,6 @@ function patchCalls(st: FnState, t: InsnTable, buf: PassBuffers, out: Uint8Array
     out[pos + 3] = rel >>> 16;
     out[pos + 4] = rel >>> 24;
   }
-}
-
-/** The exception table: records of the copied instructions merged, in address order, with any the image
- *  pass's lowerings made (both lists are in address order already). */
-function exceptionTable(st: FnState, t: InsnTable, buf: PassBuffers): PackedExTable {
-  const { exInsns, exRecs } = buf;
-  const made = st.extable;
-  if (exInsns.n === 0) return made.build();
-  const addrs = st.addrs;
-  const firstPc = st.fn.firstPc;
-  const tw = t.w;
-  const n = exInsns.n;
-  const ins = exInsns.a;
-  const recs = exRecs.a;
-  const out = new Int32Array((n + made.count) * EX_STRIDE);
-  const m = made.a;
-  const madeN = made.n;
-  let w = 0;
-  let k = 0; // next word of `made`
-  for (let e = 0; e < n; e++) {
-    const b = ins[e]! * TW;
-    const rec = recs[e]!;
-    const pc = tw[b]!;
-    const offset = addrs[pc - firstPc]! + ((rec >> EX_REL) & 0xff);
-    for (; k < madeN && m[k]! < offset; k += EX_STRIDE, w += EX_STRIDE) out.set(m.subarray(k, k + EX_STRIDE), w);
-    out[w] = offset;
-    out[w + 1] = pc;
-    out[w + 2] = tw[b + W_OFF]!;
-    out[w + 3] = rec & EX_BITS_MASK;
-    w += EX_STRIDE;
-  }
-  if (k < madeN) out.set(m.subarray(k, madeN), w);
-  return new PackedExTable(out);
 }
 
 /** Copies from[start, end) to out[dst...]: natively for long runs (a view object per call is only worth
