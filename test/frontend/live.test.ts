@@ -94,6 +94,27 @@ const PLAIN: Raw[] = [
   EXIT,
 ];
 
+/** A callee spills an arena pointer into its caller's frame (on every path, or on one): the caller's fill is one. */
+function calleeSpill(onePath: boolean): Raw[] {
+  const sub = [I(0xb7, 3, 0, 0, 16), I(0xbf, 3, 3, 1, 1), ...(onePath ? [I(0x15, 2, 0, 1, 0)] : []), I(0x7b, 1, 3, 0), I(0xb7, 0), EXIT];
+  return [
+    I(0xbf, 6, 1),
+    I(0x18, 5, 1, 0, 0, 0), // the arena map, so the program has an arena
+    I(0xb7, 1),
+    I(0x7b, 10, 1, -8),
+    I(0x79, 2, 6, 0), // an unknown value for the callee's branch
+    I(0xbf, 1, 10),
+    I(0x07, 1, 0, 0, -8),
+    I(0x85, 0, 1, 0, 5), // call sub(&slot, unknown)
+    I(0x79, 3, 10, -8), // fill what the callee spilled
+    I(0x07, 3, 0, 0, 8), // ALU64 on it: w3 += 8 in the kernel
+    I(0x27, 3, 0, 0, 3),
+    I(0xb7, 0),
+    EXIT,
+    ...sub,
+  ];
+}
+
 function live(name: string, insns: Raw[], arena: RunEnv['arena']): CorpusProgram {
   const bin = encode(makeProgram(insns));
   const env: RunEnv = { arena, kfuncs: arena ? KFUNCS : {}, prefault: {}, ctx: CTX };
@@ -119,6 +140,8 @@ describeLive('front end vs the running kernel', () => {
     ['arena', arenaProgram(ARENA_BODY), { pages: 4, flags: 0, map_extra: 0n }],
     ['arena_no_user_conv', arenaProgram(ARENA_BODY), { pages: 4, flags: 1 << 18, map_extra: 0n }],
     ['plain', PLAIN, null],
+    ['arena_spilled_by_callee', calleeSpill(false), { pages: 4, flags: 0, map_extra: 0n }],
+    ['arena_spilled_by_callee_on_one_path', calleeSpill(true), { pages: 4, flags: 0, map_extra: 0n }],
   ];
   for (const [name, insns, arena] of cases) {
     it(`${name}: equals the kernel's xlated program and stack depths`, () => {

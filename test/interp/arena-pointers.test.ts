@@ -40,6 +40,10 @@ describe('ALU64 with an arena-pointer operand is 32-bit', () => {
     expect(run(`${arena(16)}r1 = r6\ncall sub\nr0 -= 16\nexit\n${callee}`)).toBe(0xffffffe0n);
     expect(run(`${arena(16)}r1 = r6\ncall sub\nr6 -= 32\nr0 = r6\nexit\n${callee}`)).toBe(0xfffffff0n);
   });
+  test("a callee's spill into its caller's frame is filled as an arena pointer (kernel: w3 += 8)", () => {
+    const text = `r1 = 0\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\ncall sub\nr3 = *(u64 *)(r10 -8)\nr3 -= 32\nr0 = r3\nexit\nsub:\nr2 = 16\nr2 = addr_space_cast(r2, 0, 1)\n*(u64 *)(r1 +0) = r2\nr0 = 0\nexit`;
+    expect(run(text)).toBe(0xfffffff0n);
+  });
   test('the conversion belongs to the instruction: a later pass with a scalar is 32-bit too', () => {
     const text = `r7 = 0\n${arena(0)}loop:\nr6 -= 1\nr7 += 1\nr0 = r6\nr6 = 0\nif r7 < 2 goto loop\nexit`;
     expect(run(text)).toBe(0xffffffffn); // second pass: scalar 0 - 1, still w6 -= 1

@@ -49,8 +49,23 @@ export interface Analysis {
 
 interface State {
   regs: Val[];
-  /** Spilled values of the current frame by (negative, 8-aligned) offset. */
+  /**
+   * Spilled values of the current frame by (negative, 8-aligned) offset, and values this function spilled into
+   * a caller's frame through a pointer it was given (keyed by upKey()), as the verifier tracks spills in every frame.
+   */
   stack: Map<number, Val>;
+}
+
+/**
+ * Stack-map key of a slot in (ancestor) frame `frame`: below -2048, apart from the current frame's offsets
+ * (at most 1024 bytes deep, with the verifier's extra slots of an xlated program).
+ */
+const upKey = (frame: number, off: number): number => -2048 * (frame + 1) + off;
+/** The frame and offset of an upKey(), or null for a slot of the current frame. */
+function fromUpKey(key: number): { frame: number; off: number } | null {
+  if (key >= -1024) return null;
+  const frame = Math.floor((-key - 1) / 2048) - 1;
+  return { frame, off: key + 2048 * (frame + 1) };
 }
 
 const MAX_CALL_FRAMES = 8;
@@ -119,7 +134,7 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
   // What each memory access's base register was: 1 arena, 2 other pointer; with the first one seen.
   const baseKind = new Uint8Array(n);
   const baseSeen: (Val | undefined)[] = new Array(n);
-  const memo = new Map<string, Val>();
+  const memo = new Map<string, { ret: Val; up: ReadonlyMap<number, Val>; partial: ReadonlySet<number> }>();
   let steps = 0;
   const pathStates = opts.pathStates ?? PATH_STATES;
   const maxSteps = opts.maxSteps ?? MAX_STEPS;
@@ -183,11 +198,21 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     if (kind === 1) res.arena[pc] = 1;
   };
 
+  /**
+   * What a call left: r0, and the spills into its callers' frames (joined over its exit paths; `partial`: the
+   * slots some exit path left alone, which keep their old value there).
+   */
+  interface CallResult {
+    readonly ret: Val;
+    readonly up: ReadonlyMap<number, Val>;
+    readonly partial: ReadonlySet<number>;
+  }
+
   const read64 = (v: Val): void => {
     if (v.k === 'scalar' && v.z) for (const d of v.z) res.zext[d] = 1;
   };
 
-  const runFunction = (fn: number, chain: readonly number[], entry: readonly Val[]): Val => {
+  const runFunction = (fn: number, chain: readonly number[], entry: readonly Val[]): CallResult => {
     const key = `${chain.join(',')}|${entry.slice(1, 6).map(valKey).join(',')}`;
     const known = memo.get(key);
     if (known) return known;
@@ -204,6 +229,8 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
     sets[0]!.exact.push(first);
     const work: { pc: number; st: State }[] = [{ pc: lo, st: first }];
     let ret: Val = UNINIT;
+    let exitUp: Map<number, Val> | undefined;
+    const partial = new Set<number>();
 
     const flow = (to: number, st: State): void => {
       if (!follow(to)) return;
@@ -230,6 +257,21 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       res.visited[pc] = 1;
 
       const stackWrite = (base: Val, off: number, size: number, value: Val | undefined): void => {
+        if (base.k === 'stack' && base.frame < frame) {
+          // A spill into a caller's frame (the verifier keeps it there too).
+          const f = base.frame;
+          if (base.off === undefined) {
+            for (const k of [...stack.keys()]) if (fromUpKey(k)?.frame === f) stack.delete(k);
+            return;
+          }
+          const a = base.off + off;
+          if (size === 8 && a % 8 === 0 && value) {
+            stack.set(upKey(f, a), value);
+            return;
+          }
+          for (let k = Math.floor(a / 8) * 8; k < a + size; k += 8) stack.delete(upKey(f, k));
+          return;
+        }
         if (base.k !== 'stack' || base.frame !== frame) return;
         if (base.off === undefined) {
           stack.clear();
@@ -267,8 +309,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         const bits = 8 * SIZE_OF[s.code & 0x18]!;
         const sx = (s.code & 0xe0) === Mode.MEMSX || (s.code & 0xe0) === Mode.PROBE_MEM32SX;
         let v: Val = bits === 64 ? UNKNOWN : ranged(sx ? sextBounds(bits) : zextBounds(bits));
-        if (s.code === (Class.LDX | Mode.MEM | Size.DW) && base.k === 'stack' && base.frame === frame && base.off !== undefined) {
-          v = stack.get(base.off + s.off) ?? UNKNOWN;
+        if (s.code === (Class.LDX | Mode.MEM | Size.DW) && base.k === 'stack' && base.frame <= frame && base.off !== undefined) {
+          const a = base.off + s.off;
+          v = stack.get(base.frame === frame ? a : upKey(base.frame, a)) ?? UNKNOWN;
         }
         regs[s.dst] = v;
         flow(pc + 1, { regs, stack });
@@ -322,11 +365,25 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
       // JMP / JMP32
       const op = s.code & 0xf0;
       if (op === JmpOp.EXIT && cls === Class.JMP) {
-        if (frame > 0) ret = joinVal(ret, regs[0]!);
-        else read64(regs[0]!);
+        if (frame > 0) {
+          ret = joinVal(ret, regs[0]!);
+          // Spills into callers' frames, joined over the exit paths (the verifier sees each path's).
+          const first = !exitUp;
+          exitUp ??= new Map();
+          for (const [k, v] of stack) {
+            if (fromUpKey(k) === null) continue;
+            if (!first && !exitUp.has(k)) partial.add(k);
+            exitUp.set(k, exitUp.has(k) ? joinVal(exitUp.get(k)!, v) : v);
+          }
+          for (const k of exitUp.keys()) if (!stack.has(k)) partial.add(k);
+        } else {
+          read64(regs[0]!);
+        }
         continue;
       }
       if (op === JmpOp.CALL && cls === Class.JMP) {
+        let calleeUp: CallResult | undefined;
+        const before = new Map(stack);
         if (s.src === PseudoCall.CALL) {
           const target = pc + s.imm + 1;
           const callee = fnOf(target);
@@ -334,8 +391,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
           if (chain.length >= MAX_CALL_FRAMES) throw insnError(pc, `the call stack of ${chain.length + 1} frames is too deep`);
           const args: Val[] = new Array(12).fill(UNINIT);
           for (let r = 1; r <= 5; r++) args[r] = regs[r]!;
-          const r0 = runFunction(callee, [...chain, callee], args);
-          regs[0] = r0.k === 'uninit' ? UNKNOWN : r0;
+          const res = runFunction(callee, [...chain, callee], args);
+          calleeUp = res;
+          regs[0] = res.ret.k === 'uninit' ? UNKNOWN : res.ret;
         } else {
           // Helpers and kfuncs read stack buffers passed to them: that memory counts as used stack.
           const unchecked = s.src === PseudoCall.KFUNC && opts.uncheckedArgKfuncs?.has(s.imm) === true;
@@ -369,9 +427,19 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         // The callee may write a stack buffer it was given: spills from there up are no longer known.
         for (let r = 1; r <= 5; r++) {
           const v = regs[r]!;
-          if (v.k !== 'stack' || v.frame !== frame) continue;
-          if (v.off === undefined) stack.clear();
-          else for (const k of [...stack.keys()]) if (k + 8 > v.off) stack.delete(k);
+          if (v.k !== 'stack' || v.frame > frame) continue;
+          for (const k of [...stack.keys()]) {
+            const up = fromUpKey(k);
+            const f = up ? up.frame : frame;
+            if (f === v.frame && (v.off === undefined || (up ? up.off : k) + 8 > v.off)) stack.delete(k);
+          }
+        }
+        // What the callee spilled into this frame or further up; a slot some path left alone may still hold
+        // its old value (unknown when the call could have clobbered it).
+        for (const [k, v] of calleeUp?.up ?? []) {
+          const up = fromUpKey(k)!;
+          const at = up.frame === frame ? up.off : k;
+          stack.set(at, calleeUp!.partial.has(k) ? joinVal(before.get(at) ?? UNKNOWN, v) : v);
         }
         if (!opts.xlated) for (let r = 1; r <= 5; r++) regs[r] = UNINIT;
         flow(pc + 1, { regs, stack });
@@ -441,8 +509,9 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
         if (tr) flow(target, { regs: tr, stack });
       }
     }
-    memo.set(key, ret);
-    return ret;
+    const result = { ret, up: exitUp ?? new Map<number, Val>(), partial };
+    memo.set(key, result);
+    return result;
   };
 
   const entry: Val[] = new Array(12).fill(UNINIT);
