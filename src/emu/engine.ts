@@ -1,7 +1,8 @@
 // src/emu — the Engine: runs JIT images on Unicorn in a kernel-like address space (stack with guard pages,
 // context, per-CPU data, jiffies, helper trampolines, maps, arena) and reports results and faults.
 import { BpfError } from '../errors.js';
-import type { ExEntry, JitFunction } from '../jit/types.js';
+import type { JitFunction } from '../jit/types.js';
+import { findExEntry } from '../jit/extable.js';
 import { arenaKfuncs, type Arena, type ArenaPage } from '../arena/index.js';
 import { HelperState, HELPERS, KFUNCS, type HelperCall, type HelperFn } from './helpers.js';
 import { HELPER_NAMES, HelperId, LAYOUT, LINUX_6_18, PAGE, pageOf, type KernelSymbols } from './layout.js';
@@ -79,9 +80,9 @@ interface CallTarget {
 const MERGE_GAP = 64n;
 const MAX_EX_HOOKS = 8;
 
-/** The address ranges [begin, end] to hook for the exception-table instructions `extable` (keys: addresses). */
-export function exHookSpans(extable: ReadonlyMap<bigint, { entry: ExEntry }>): [bigint, bigint][] {
-  const at = [...extable].map(([addr, { entry }]) => [addr, addr + BigInt(entry.length - 1)] as [bigint, bigint]);
+/** The address ranges [begin, end] to hook for exception-table instructions at `insns` ([first, last byte]). */
+export function exHookSpans(insns: readonly (readonly [bigint, bigint])[]): [bigint, bigint][] {
+  const at = insns.map(([b, e]) => [b, e] as [bigint, bigint]);
   at.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   // Gaps wide enough to keep as separations: the MAX_EX_HOOKS - 1 widest of those at least MERGE_GAP wide.
   const gaps = at.slice(1).map((r, i) => ({ i, width: r[0] - at[i]![1] - 1n })).filter((g) => g.width >= MERGE_GAP);
@@ -93,6 +94,23 @@ export function exHookSpans(extable: ReadonlyMap<bigint, { entry: ExEntry }>): [
     else spans[spans.length - 1]![1] = at[i]![1];
   }
   return spans;
+}
+
+/** The exception-table entry of the instruction at `addr`: a binary search in its function's table (no index
+ *  is built at load, which for a million arena accesses would be a million objects). */
+function exLookup(functions: readonly JitFunction[]): Loaded['extable'] {
+  return {
+    get(addr) {
+      for (let func = 0; func < functions.length; func++) {
+        const f = functions[func]!;
+        if (addr < f.imageBase || addr >= f.imageBase + BigInt(f.image.length)) continue;
+        const off = Number(addr - f.imageBase);
+        const entry = findExEntry(f.extable, off);
+        return entry && entry.offset === off ? { func, entry } : undefined;
+      }
+      return undefined;
+    },
+  };
 }
 
 export class Engine {
@@ -332,13 +350,10 @@ export class Engine {
       const r = this.space.owned(pageOf(f.imageBase)) ?? this.space.owned(this.space.find(f.imageBase)!.addr)!;
       r.mem.bytes.set(f.image, Number(f.imageBase - r.addr));
     }
-    const extable = new Map<bigint, { func: number; entry: ExEntry }>();
-    functions.forEach((f, func) => {
-      for (const entry of f.extable) extable.set(f.imageBase + BigInt(entry.offset), { func, entry });
-    });
-    const exHooks = exHookSpans(extable).map(([b, e]) => this.space.hookNoop(b, e));
+    const insns = functions.flatMap((f) => Array.from(f.extable, (e) => [f.imageBase + BigInt(e.offset), f.imageBase + BigInt(e.offset + e.length - 1)] as const));
+    const exHooks = exHookSpans(insns).map(([b, e]) => this.space.hookNoop(b, e));
     this.space.flushCode();
-    this.loaded = { functions, regions, extable, exHooks };
+    this.loaded = { functions, regions, extable: exLookup(functions), exHooks };
   }
 
   unload(): void {

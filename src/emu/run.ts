@@ -12,7 +12,8 @@ import { GPR_IDS, UC, X86, ucStrerror } from './unicorn.js';
 export interface Loaded {
   readonly functions: readonly JitFunction[];
   readonly regions: readonly bigint[];
-  readonly extable: ReadonlyMap<bigint, { func: number; entry: ExEntry }>;
+  /** The exception-table entry of the instruction at an address. */
+  readonly extable: { get(addr: bigint): { func: number; entry: ExEntry } | undefined };
   readonly exHooks: readonly HookId[];
 }
 

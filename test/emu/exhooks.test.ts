@@ -3,26 +3,26 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, compileFor } from '../../src/emu/index.js';
 import { exHookSpans } from '../../src/emu/engine.js';
-import type { ExEntry } from '../../src/jit/types.js';
 import { parseEnv } from '../../src/env.js';
 import { parse } from '../../src/isa/index.js';
 
-const entry = (length: number): { entry: ExEntry } => ({ entry: { offset: 0, length, clearReg: null, addrReg: 0, off: 0, pc: 0, kind: 'load' } });
+/** An instruction of `length` bytes at `addr`, as [first byte, last byte]. */
+const insn = (addr: bigint, length: number): readonly [bigint, bigint] => [addr, addr + BigInt(length - 1)];
 
 describe('exHookSpans', () => {
   it('accesses less than 64 bytes apart share a range; farther ones get their own', () => {
-    const t = new Map([[0x1010n, entry(5)], [0x1000n, entry(4)], [0x1100n, entry(6)]]);
+    const t = [insn(0x1010n, 5), insn(0x1000n, 4), insn(0x1100n, 6)];
     // 0x1004..0x100f: a 12-byte gap (merged); 0x1015..0x10ff: 235 bytes (kept).
     expect(exHookSpans(t)).toEqual([[0x1000n, 0x1014n], [0x1100n, 0x1105n]]);
   });
 
   it('at most eight ranges: of nine wide gaps the seven widest separate', () => {
     // 20 instructions of 4 bytes; 8-byte gaps, except wide ones (0x100 + i bytes) after instructions 1, 3, …, 17.
-    const t = new Map<bigint, { entry: ExEntry }>();
+    const t: (readonly [bigint, bigint])[] = [];
     let a = 0x10000n;
     const starts: bigint[] = [];
     for (let i = 0; i < 20; i++) {
-      t.set(a, entry(4));
+      t.push(insn(a, 4));
       starts.push(a);
       a += 4n + (i % 2 === 1 && i < 18 ? 0x100n + BigInt(i) : 8n);
     }
