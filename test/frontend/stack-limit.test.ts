@@ -87,6 +87,13 @@ const CASES: Case[] = [
     kernel: 'accepted',
   },
   {
+    // bpf_loop's callback context is ARG_PTR_TO_STACK_OR_NULL: the verifier does not check its bounds.
+    name: "a stack pointer below 512 bytes that is no helper memory (bpf_loop's context)",
+    text: '\tr1 = 2\n\tr2 = subprog[cb]\n\tr3 = r10\n\tr3 += -600\n\tr4 = 0\n\tcall bpf_loop#181\n\tr0 = 0\n\texit\ncb:\n\tr0 = 0\n\texit',
+    want: 'accepted',
+    kernel: 'accepted',
+  },
+  {
     name: 'the last stack byte is fine',
     text: '\tr1 = 0\n\t*(u64 *)(r10 -512) = r1\n\t*(u8 *)(r10 -1) = r1\n\tr0 = 0\n\texit',
     want: 'accepted',
@@ -126,6 +133,10 @@ describe('the 512-byte stack limit', () => {
   }
   it("an arena kfunc's ignored stack-pointer argument does not count as stack (depth 0, like the kernel's)", () => {
     expect(frontEnd(parse(FUZZ_CASE), feEnv(true)).stackDepth).toEqual([0]);
+  });
+  it("bpf_loop's context 600 bytes down counts for nothing: depth 24, the inlined loop's slots (the kernel's stack_depths: 24, 0)", () => {
+    const c = CASES.find((x) => x.name.includes('bpf_loop'))!;
+    expect(frontEnd(parse(c.text), feEnv(false)).stackDepth).toEqual([24, 0]);
   });
   it('an xlated program may go below 512 bytes (the verifier adds may_goto and bpf_loop slots after the check)', () => {
     const p = parse('\tr1 = 0\n\t*(u64 *)(r10 -520) = r1\n\tr0 = 0\n\texit');

@@ -72,6 +72,13 @@ const MAX_CALL_FRAMES = 8;
 /** MAX_BPF_STACK: a function's stack, and the combined stack of a call chain (check_max_stack_depth). */
 export const MAX_BPF_STACK = 512;
 const BPF_FUNC_LOOP = 181;
+/**
+ * Helper arguments that are memory the helper reads or writes (ARG_PTR_TO_MEM/UNINIT_MEM, map key/value), by
+ * helper id: a stack pointer there is bounds-checked like an access.
+ */
+const HELPER_MEM_ARGS: Readonly<Record<number, readonly number[]>> = {
+  1: [2], 2: [2, 3], 3: [2], 4: [1], 6: [1], 16: [1], 105: [1, 4], 106: [1, 4], 113: [1], 115: [1], 177: [1, 3],
+};
 const PATH_STATES = 8;
 /** Instructions the analysis may process in total (the verifier's own limit is 1M). */
 const MAX_STEPS = 2_000_000;
@@ -401,7 +408,11 @@ export function analyze(slots: readonly Slot[], starts: readonly number[], opts:
             const v = regs[r]!;
             if (v.k !== 'stack' || v.off === undefined) continue;
             if (!opts.xlated && v.off < -MAX_BPF_STACK) {
-              throw insnError(pc, `invalid indirect access to stack R${r} off=${v.off} (the stack is ${MAX_BPF_STACK} bytes below r10)`);
+              // The verifier checks the bounds of memory arguments only (bpf_loop's context pointer, say, is not).
+              if (s.src === PseudoCall.HELPER && HELPER_MEM_ARGS[s.imm]?.includes(r)) {
+                throw insnError(pc, `invalid indirect access to stack R${r} off=${v.off} (the stack is ${MAX_BPF_STACK} bytes below r10)`);
+              }
+              continue; // not a stack access: no depth either
             }
             deepen(chain[v.frame]!, v.off);
           }
