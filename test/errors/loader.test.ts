@@ -209,6 +209,26 @@ describe('relocations against the wrong symbol or instruction', () => {
       `byte offset ${at}: relocation in '.relsyscall' at insn ${insn}: call to 'free_list' in section 'syscall': subprograms must be in .text`,
     );
   });
+  it('a bpf-to-bpf call whose relocation is gone (moved onto another call)', () => {
+    const first = relAt('list_sum', 0);
+    const second = relAt('list_sum', 1);
+    expect(errorOf((_b, v) => v.setBigUint64(first.at, BigInt(second.insn * 8), true)).message).toBe(
+      `function 'build_list' (section 'syscall'), insn ${first.insn}: bpf-to-bpf call without a relocation outside .text`,
+    );
+  });
+  it('a function address (ld_imm64 src 4) without a relocation', () => {
+    // .rel.text's first entry (cur_page, the ld_imm64 that opens arena_alloc) moved onto cur_off's; the freed
+    // ld_imm64 becomes a function-address load
+    const relText = sec('.rel.text');
+    const textRels = exp.relocations.filter((r) => r.relSection === relText.index);
+    expect(textRels[0]!.symbol).toBe('cur_page');
+    const e = errorOf((b, v) => {
+      v.setBigUint64(relText.offset, BigInt(textRels[1]!.offset), true);
+      const at = sec('.text').offset + textRels[0]!.offset;
+      b[at + 1] = (b[at + 1]! & 0x0f) | 0x40;
+    });
+    expect(e.message).toBe("function 'arena_alloc' (section '.text'), insn 0: function address without a relocation");
+  });
   it('an ld_imm64 against a symbol that is neither code, a map nor global data', () => {
     const { at, insn } = relAt('head');
     expect(errorOf((_b, v) => v.setUint32(at + 12, syms.indexOf('LICENSE'), true)).message).toBe(
