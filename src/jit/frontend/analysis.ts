@@ -9,7 +9,10 @@ import { aluStep } from './alu.js';
 import { decideJump, imm64u } from './consts.js';
 import type { Slot } from './slots.js';
 import { jumpOff } from './subprogs.js';
-import { boundsOf, describe, joinVal, konst, ranged, UNINIT, UNKNOWN, valEq, valKey, widenVal, type Val } from './values.js';
+import { boundsOf, describe, joinVal, konst, ranged, UNINIT, UNKNOWN, valKey, type Val } from './values.js';
+import { fromUpKey, HELPER_MEM_ARGS, joinState, MAX_BPF_STACK, stateEq, upKey, widenState, type State } from './state.js';
+
+export { MAX_BPF_STACK } from './state.js';
 import { const32, decideBounds, low32, refineBounds, refinePair, sextBounds, zextBounds } from './ranges.js';
 
 export interface AnalysisOptions {
@@ -47,52 +50,12 @@ export interface Analysis {
   readonly depth: number[];
 }
 
-interface State {
-  regs: Val[];
-  /**
-   * Spilled values of the current frame by (negative, 8-aligned) offset, and values this function spilled into
-   * a caller's frame through a pointer it was given (keyed by upKey()), as the verifier tracks spills in every frame.
-   */
-  stack: Map<number, Val>;
-}
-
-/**
- * Stack-map key of a slot in (ancestor) frame `frame`: below -2048, apart from the current frame's offsets
- * (at most 1024 bytes deep, with the verifier's extra slots of an xlated program).
- */
-const upKey = (frame: number, off: number): number => -2048 * (frame + 1) + off;
-/** The frame and offset of an upKey(), or null for a slot of the current frame. */
-function fromUpKey(key: number): { frame: number; off: number } | null {
-  if (key >= -1024) return null;
-  const frame = Math.floor((-key - 1) / 2048) - 1;
-  return { frame, off: key + 2048 * (frame + 1) };
-}
-
 const MAX_CALL_FRAMES = 8;
-/** MAX_BPF_STACK: a function's stack, and the combined stack of a call chain (check_max_stack_depth). */
-export const MAX_BPF_STACK = 512;
 const BPF_FUNC_LOOP = 181;
-/**
- * Helper arguments that are memory the helper reads or writes (ARG_PTR_TO_MEM/UNINIT_MEM, map key/value), by
- * helper id: a stack pointer there is bounds-checked like an access.
- */
-const HELPER_MEM_ARGS: Readonly<Record<number, readonly number[]>> = {
-  1: [2], 2: [2, 3], 3: [2], 4: [1], 6: [1], 16: [1], 105: [1, 4], 106: [1, 4], 113: [1], 115: [1], 177: [1, 3],
-};
 const PATH_STATES = 8;
 /** Instructions the analysis may process in total (the verifier's own limit is 1M). */
 const MAX_STEPS = 2_000_000;
 const SIZE_OF: Record<number, number> = { [Size.B]: 1, [Size.H]: 2, [Size.W]: 4, [Size.DW]: 8 };
-
-function joinState(a: State, b: State): State {
-  const regs = a.regs.map((v, i) => joinVal(v, b.regs[i]!));
-  const stack = new Map<number, Val>();
-  for (const [k, v] of a.stack) {
-    const w = b.stack.get(k);
-    if (w) stack.set(k, joinVal(v, w));
-  }
-  return { regs, stack };
-}
 
 /** The compare with operands swapped (k < r ⇔ r > k). */
 const FLIP: Record<number, number> = {
@@ -109,23 +72,6 @@ function compare32As64(op: number, b: { uhi: bigint }, k: bigint): bigint | unde
   const signed = op === JmpOp.JSGT || op === JmpOp.JSGE || op === JmpOp.JSLT || op === JmpOp.JSLE;
   if (!signed) return b.uhi <= 0xffffffffn && op !== JmpOp.JSET ? k32 : undefined;
   return b.uhi <= 0x7fffffffn ? BigInt.asUintN(64, BigInt.asIntN(32, k32)) : undefined;
-}
-
-function widenState(old: State, next: State): State {
-  const regs = next.regs.map((v, i) => widenVal(old.regs[i]!, v));
-  const stack = new Map<number, Val>();
-  for (const [k, v] of next.stack) stack.set(k, widenVal(old.stack.get(k) ?? v, v));
-  return { regs, stack };
-}
-
-function stateEq(a: State, b: State): boolean {
-  if (!a.regs.every((v, i) => valEq(v, b.regs[i]!))) return false;
-  if (a.stack.size !== b.stack.size) return false;
-  for (const [k, v] of a.stack) {
-    const w = b.stack.get(k);
-    if (!w || !valEq(v, w)) return false;
-  }
-  return true;
 }
 
 export function analyze(slots: readonly Slot[], starts: readonly number[], opts: AnalysisOptions): Analysis {

@@ -4,7 +4,7 @@
 
 import { insnError } from '../../errors.js';
 import { LD_IMM64, PseudoLd } from '../../isa/opcodes.js';
-import { MAX_BPF_STACK } from './analysis.js';
+import { MAX_BPF_STACK } from './state.js';
 import type { Slot } from './slots.js';
 import { isPseudoCall } from './subprogs.js';
 
