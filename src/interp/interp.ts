@@ -293,7 +293,8 @@ function execAlu(insn: Insn, is64: boolean, regs: Regs, memory: Memory, tags: Ar
   const src = useReg ? regs.get(insn.src) : u64(BigInt(insn.imm));
   const dst = op === AluOp.MOV ? 0n : regs.get(insn.dst);
   // The verifier runs ALU64 with an arena-pointer operand as ALU32 (tags.alu decides, and types dst).
-  const wide = is64 && !(tags?.alu(pc, is64, insn.dst, useReg ? insn.src : undefined) ?? false);
+  const narrow = tags ? tags.alu(pc, is64, insn.dst, useReg ? insn.src : undefined) : !is64;
+  const wide = is64 && !narrow;
   regs.set(insn.dst, wide ? alu64(op, insn.off, dst, src) : alu32(op, insn.off, dst, src));
 }
 

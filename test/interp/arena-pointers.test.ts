@@ -29,6 +29,8 @@ describe('ALU64 with an arena-pointer operand is 32-bit', () => {
     expect(run(`${arena(-16)}r7 = 0x20\nr7 += r6\nr0 = r7\nexit`)).toBe(0x10n);
     expect(run(`${arena(-16)}r7 = 0x20\nr7 += r6\nr7 += -32\nr0 = r7\nexit`)).toBe(0xfffffff0n);
     expect(run(`${arena(16)}r3 = r10\nr3 += r6\nr3 -= 32\nr0 = r3\nexit`)).toBe(0xfffffff0n);
+    // kernel: w7 = 5; w7 += w6; w7 += 8 — a 32-bit op with an arena source makes dst an arena pointer too
+    expect(run(`${arena(16)}w7 = 5\nw7 += w6\nr7 -= 32\nr0 = r7\nexit`)).toBe(0xfffffff5n);
   });
   test('an 8-byte spill keeps the type, through r10 and through a copy of it', () => {
     expect(run(`${arena(16)}*(u64 *)(r10 -8) = r6\nr7 = *(u64 *)(r10 -8)\nr7 -= 32\nr0 = r7\nexit`)).toBe(0xfffffff0n);
