@@ -89,24 +89,23 @@ export class PackedExTable implements ExTable {
   }
 }
 
-export function addExEntry(
-  st: FnState,
-  pc: number,
-  start: number,
-  kind: ExEntry['kind'],
-  clearReg: number | null,
-  addrReg: number,
-  off: number,
-): void {
-  const length = st.a.pos - start;
+/** Kind codes of the packed records (indices into EX_KINDS). */
+export const EX_LOAD = 0;
+export const EX_STORE = 1;
+export const EX_ATOMIC = 2;
+
+/** Records the entry of the access at image offsets [start, end): `kind` an EX_* code, `clearReg` the x86
+ *  register a fault zeroes (-1: none), `addrReg` the pointer's register. */
+export function addExEntry(st: FnState, pc: number, start: number, end: number, kind: number, clearReg: number, addrReg: number, off: number): void {
+  const length = end - start;
   st.exSeq++;
   st.exStart = start;
   st.exLen = length;
-  st.exClear = clearReg ?? -1;
+  st.exClear = clearReg;
   st.exAddr = addrReg;
-  st.exKind = kind === 'load' ? 0 : kind === 'store' ? 1 : 2;
+  st.exKind = kind;
   if (!st.final) return;
-  st.extable.push(start, pc, off, exBits(length, st.exClear, addrReg, st.exKind));
+  st.extable.push(start, pc, off, exBits(length, clearReg, addrReg, kind));
 }
 
 /** One record; every entry is built here so they all share one object shape. */

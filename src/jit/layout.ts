@@ -7,13 +7,13 @@
 
 import { BpfError, insnError } from '../errors.js';
 import { Class, JmpOp, LD_IMM64, PseudoCall } from '../isa/opcodes.js';
-import { lowerInsn } from './lower/index.js';
+import { lowerDirect, lowerInsn } from './lower/index.js';
 import { emitJcc } from './lower/jmp.js';
 import type { Cond } from './x86/cond.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
+import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_IMM, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
 import { ExTableBuilder, type PackedExTable, exceptionTable, packEx } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 import { type IntList, passLists as lists, release, take } from './scratch.js';
@@ -123,18 +123,23 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
   s.reserve(256);
   startPass(st);
   for (let i = first; i < end; i++) {
-    const local = w[i * TW]! - firstPc;
+    const b = i * TW;
+    const pc = w[b]!;
+    const ops = w[b + W_OPS]!;
+    const code = ops & 0xff;
+    const local = pc - firstPc;
     if (s.pos + 256 > s.buf.length) s.reserve(256);
     const start = s.pos;
-    loadCursor(t, i, cursor);
     const exSeq = st.exSeq;
-    lowerInsn(st, cursor);
-    const endPos = s.pos;
-    if (endPos - start > MAX_INSN_SIZE) throw insnError(cursor.pc, 'instruction expands to more than 128 bytes');
+    let endPos = lowerDirect(st, s.buf, start, code, (ops >> 8) & 0xf, (ops >> 12) & 0xf, w[b + W_OFF]!, w[b + W_IMM]!, pc);
+    if (endPos < 0) {
+      loadCursor(t, i, cursor);
+      lowerInsn(st, cursor);
+      endPos = s.pos;
+      if (endPos - start > MAX_INSN_SIZE) throw insnError(pc, 'instruction expands to more than 128 bytes');
+    } else s.pos = endPos;
     firstStart[i - first] = start;
-    const ops = w[i * TW + W_OPS]!;
     const emit = (ops >> 16) & 3;
-    const code = ops & 0xff;
     if (full) relowerAt(buf, i, -1);
     else if (emit !== Emit.FIXED) noteVariable(st, buf, i, emit, start, exSeq, code, (ops >> 12) & 0xf);
     if (code === LD_IMM64) {

@@ -28,3 +28,7 @@ export const ARENA_BASE = Gpr.R12;
 
 /** Callee-saved registers a function may use, in push order: BPF r6..r9. */
 export const CALLEE_SAVED: readonly number[] = [Gpr.RBX, Gpr.R13, Gpr.R14, Gpr.R15];
+
+/** BPF_TO_X86 for every 4-bit register field, -1 where no register exists: one typed-array read in the hot
+ *  lowerings (which leave the error message to the general path). */
+export const X86_OF: Int8Array = Int8Array.from({ length: 16 }, (_, r) => BPF_TO_X86[r] ?? -1);

@@ -4,11 +4,12 @@
 import { insnError } from '../../errors.js';
 import { AluOp, Class, MovOff, Src, insnClass, insnOp, insnSrc } from '../../isa/opcodes.js';
 import type { Insn } from '../../isa/insn.js';
-import { AUX } from '../regmap.js';
+import { AUX, X86_OF } from '../regmap.js';
 import type { Assembler } from '../x86/asm.js';
+import { encImulRR, encImulRRI, encR, encRI, encRR, encShiftRI, encShiftx } from '../x86/encode.js';
 import { Alu, type AluForm, Shift, ShiftX } from '../x86/opcodes.js';
 import { Gpr } from '../x86/regs.js';
-import { movImm32 } from './ldimm.js';
+import { movImm32At } from './ldimm.js';
 import { type FnState, byOp, unknownOpcode, xreg } from './state.js';
 
 const SIMPLE = byOp<AluForm>([
@@ -18,16 +19,23 @@ const SIMPLE = byOp<AluForm>([
   [AluOp.OR, Alu.OR],
   [AluOp.XOR, Alu.XOR],
 ]);
+/** The same forms as typed arrays by operation nibble (register-form opcode, 0 for the other operations;
+ *  /digit and short rax opcode of the immediate form): the direct lowering reads no objects. */
+const SIMPLE_RM = Uint8Array.from(SIMPLE, (f) => f?.rm ?? 0);
+const SIMPLE_DIGIT = Uint8Array.from(SIMPLE, (f) => f?.digit ?? 0);
+const SIMPLE_RAX = Uint8Array.from(SIMPLE, (f) => f?.raxImm ?? 0);
 const SHIFTS = byOp<Shift>([
   [AluOp.LSH, Shift.SHL],
   [AluOp.RSH, Shift.SHR],
   [AluOp.ARSH, Shift.SAR],
 ]);
+const SHIFT_DIGIT = Uint8Array.from(SHIFTS, (d) => d ?? 0);
 const SHIFTX = byOp<ShiftX>([
   [AluOp.LSH, ShiftX.SHLX],
   [AluOp.RSH, ShiftX.SHRX],
   [AluOp.ARSH, ShiftX.SARX],
 ]);
+const SHIFTX_PP = Uint8Array.from(SHIFTX, (pp) => pp ?? 0);
 
 /** mov between registers: a 64-bit self-move emits nothing, a 32-bit one is kept (it zero-extends). */
 export function movReg(a: Assembler, w: boolean, dst: number, src: number): void {
@@ -36,29 +44,63 @@ export function movReg(a: Assembler, w: boolean, dst: number, src: number): void
 }
 
 export function lowerAlu(st: FnState, insn: Insn): void {
+  const s = st.a.s;
+  const end = lowerAluDirect(s.buf, s.pos, insn.code, insn.dst, insn.src, insn.off, insn.imm, st.prog.bmi2);
+  if (end >= 0) {
+    s.pos = end;
+    return;
+  }
+  lowerAluOther(st, insn);
+}
+
+/**
+ * The frequent ALU forms written straight into b at p (the first pass calls this without a cursor or the
+ * assembler): add/sub/and/or/xor, mov (immediate, and plain register moves), neg, mul, shifts by an
+ * immediate and, with BMI2, by a register other than rcx. Returns the end, or -1 for any other form or a
+ * register that does not exist (lowerAluOther lowers or reports those).
+ */
+export function lowerAluDirect(b: Uint8Array, p: number, code: number, dstReg: number, srcReg: number, off: number, imm: number, bmi2: boolean): number {
+  const dst = X86_OF[dstReg]!;
+  const isX = (code & Src.X) !== 0;
+  const src = isX ? X86_OF[srcReg]! : 0;
+  if (dst < 0 || src < 0) return -1;
+  const w = (code & 7) === Class.ALU64;
+  const k = code >> 4;
+  const rm = SIMPLE_RM[k]!;
+  if (rm !== 0) return isX ? encRR(b, p, rm, w, src, dst) : encRI(b, p, SIMPLE_DIGIT[k]!, SIMPLE_RAX[k]!, w, dst, imm);
+  switch (code & 0xf0) {
+    case AluOp.MOV:
+      if (!isX) return movImm32At(b, p, w, dst, imm);
+      if (off !== 0) return -1; // sign-extending, per-CPU and arena casts
+      return w && dst === src ? p : encRR(b, p, 0x89, w, src, dst);
+    case AluOp.NEG:
+      return isX ? -1 : encR(b, p, 0xf7, 3, w, dst);
+    case AluOp.MUL:
+      return isX ? encImulRR(b, p, w, dst, src) : encImulRRI(b, p, w, dst, dst, imm);
+    case AluOp.LSH:
+    case AluOp.RSH:
+    case AluOp.ARSH:
+      if (!isX) return encShiftRI(b, p, SHIFT_DIGIT[k]!, w, dst, imm);
+      if (!bmi2 || src === Gpr.RCX) return -1;
+      return encShiftx(b, p, SHIFTX_PP[k]!, w, dst, dst, src); // shlx/shrx/sarx dst, dst, src
+    default:
+      return -1;
+  }
+}
+
+/** The ALU forms lowerAluDirect leaves: div/mod, byte swaps, sign-extending and special moves, shifts through
+ *  cl, and the errors. */
+function lowerAluOther(st: FnState, insn: Insn): void {
   const a = st.a;
   const w = insnClass(insn.code) === Class.ALU64;
   const op = insnOp(insn.code);
   const isX = insnSrc(insn.code) === Src.X;
   const dst = xreg(insn, insn.dst);
-  const simple = SIMPLE[op >> 4];
-  if (simple !== undefined) {
-    if (isX) a.alu_rr(simple, w, dst, xreg(insn, insn.src));
-    else a.alu_ri(simple, w, dst, insn.imm, true);
-    return;
-  }
+  // (With valid registers, lowerAluDirect has lowered every immediate mov and shift and every add/sub/and/or/xor,
+  // neg and mul; what reaches here with those operations reports its register below.)
   switch (op) {
     case AluOp.MOV:
       if (isX) lowerMovX(st, insn, w, dst, xreg(insn, insn.src));
-      else movImm32(a, w, dst, insn.imm);
-      return;
-    case AluOp.NEG:
-      if (isX) unknownOpcode(insn);
-      a.neg_r(w, dst);
-      return;
-    case AluOp.MUL:
-      if (isX) a.imul_rr(w, dst, xreg(insn, insn.src));
-      else a.imul_rri(w, dst, dst, insn.imm);
       return;
     case AluOp.DIV:
     case AluOp.MOD:
@@ -68,8 +110,15 @@ export function lowerAlu(st: FnState, insn: Insn): void {
     case AluOp.RSH:
     case AluOp.ARSH:
       if (isX) lowerShiftX(st, w, op, dst, xreg(insn, insn.src));
-      else a.shift_ri(SHIFTS[op >> 4]!, w, dst, insn.imm);
       return;
+    case AluOp.ADD:
+    case AluOp.SUB:
+    case AluOp.AND:
+    case AluOp.OR:
+    case AluOp.XOR:
+    case AluOp.MUL:
+      if (isX) xreg(insn, insn.src);
+      throw insnError(insn.pc, 'internal error: ALU form not lowered');
     case AluOp.END:
       lowerEnd(a, insn, dst);
       return;
@@ -158,8 +207,8 @@ function lowerDivMod(a: Assembler, insn: Insn, w: boolean, isMod: boolean, dst: 
 }
 
 /*
- * Shift by a register. With BMI2 and a count not already in rcx: shlx/shrx/sarx dst, dst, src.
- * Otherwise through cl:
+ * Shift by a register without BMI2, or with the count already in rcx (with BMI2 otherwise lowerAluDirect
+ * writes shlx/shrx/sarx dst, dst, src). Through cl:
  *   push rcx | mov r11, rcx (dst is rcx: shift r11 instead)
  *   mov  rcx, src
  *   shl  dst, cl
@@ -167,10 +216,6 @@ function lowerDivMod(a: Assembler, insn: Insn, w: boolean, isMod: boolean, dst: 
  */
 function lowerShiftX(st: FnState, w: boolean, op: number, dstReg: number, src: number): void {
   const a = st.a;
-  if (st.prog.bmi2 && src !== Gpr.RCX) {
-    a.shiftx(SHIFTX[op >> 4]!, w, dstReg, dstReg, src);
-    return;
-  }
   let dst = dstReg;
   if (src !== Gpr.RCX) {
     if (dst === Gpr.RCX) {

@@ -5,7 +5,7 @@
 import { insnError } from '../../errors.js';
 import { AtomicOp } from '../../isa/opcodes.js';
 import type { Insn } from '../../isa/insn.js';
-import { addExEntry } from '../extable.js';
+import { EX_ATOMIC, addExEntry } from '../extable.js';
 import { ARENA_BASE, AUX } from '../regmap.js';
 import type { Width } from '../x86/asm.js';
 import { Alu, type AluForm } from '../x86/opcodes.js';
@@ -57,7 +57,7 @@ export function lowerAtomic(st: FnState, insn: Insn, w: Width, arena: boolean): 
     else a.lock_rmw(opcode, w === 8, dst, src, insn.off);
   }
   // The kernel records the STX-class register (dst) as the arena pointer and clears nothing.
-  if (arena) addExEntry(st, insn.pc, start, 'atomic', null, dst, insn.off);
+  if (arena) addExEntry(st, insn.pc, start, a.pos, EX_ATOMIC, -1, dst, insn.off);
 }
 
 /*

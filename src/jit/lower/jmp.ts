@@ -10,7 +10,11 @@ import { emitEpilogue } from '../prologue.js';
 import { Alu } from '../x86/opcodes.js';
 import { Cond } from '../x86/cond.js';
 import { lowerTailCall, loadTailCallCntPtr } from './tailcall.js';
-import { type FnState, byOp, unknownOpcode, xreg } from './state.js';
+import { encJcc32, encJcc8, encNops, encR, encRI, encRR, imm32 } from '../x86/encode.js';
+import { type FnState, byOp, unknownCode, unknownOpcode, xregAt } from './state.js';
+
+/** test r/m, reg (85 /r). */
+const TEST_RM = 0x85;
 
 /** BPF_JMP | BPF_TAIL_CALL: the verifier's rewrite of bpf_tail_call(). */
 const TAIL_CALL_OP = 0xf0;
@@ -29,6 +33,14 @@ const JCC = byOp<Cond>([
   [JmpOp.JSLE, Cond.LE],
 ]);
 
+/** JCC as a typed array, -1 for the operations that are not conditional jumps. */
+const JCC_CC = Int8Array.from(JCC, (cc) => cc ?? -1);
+
+/** Whether a JMP / JMP32 opcode is a conditional jump (lowerCondJmp). */
+export function isCondJmp(code: number): boolean {
+  return JCC_CC[code >> 4]! >= 0;
+}
+
 /** The kernel caps forward short jumps at 123 bytes so that the passes converge. */
 export function isImm8JmpOffset(v: number): boolean {
   return v <= 123 && v >= -128;
@@ -41,12 +53,12 @@ export function lowerJmp(st: FnState, insn: Insn): void {
   switch (op) {
     case JmpOp.JA: {
       const off = is64 ? insn.off : insn.imm;
-      const rel = off === -1 ? -2 : target(st, insn, local + 1 + off) - st.addrs[local + 1]!;
+      const rel = off === -1 ? -2 : targetAt(st, insn.pc, local + 1 + off) - st.addrs[local + 1]!;
       if (rel === 0) {
         // A jump to the next instruction: nothing, or the bytes it had in the previous pass.
         if (st.padding) {
           const nops = st.addrs[local + 1]! - st.a.pos;
-          if (nops !== 0 && nops !== 2 && nops !== 5) throw padError(insn, nops);
+          if (nops !== 0 && nops !== 2 && nops !== 5) throw padError(insn.pc, nops);
           st.a.nops(nops);
         }
         return;
@@ -74,46 +86,51 @@ export function lowerJmp(st: FnState, insn: Insn): void {
       return;
     case JmpOp.JCOND:
       throw insnError(insn.pc, 'may_goto must be rewritten by the verifier before the JIT');
-    default:
-      lowerCondJmp(st, insn, op, is64, local);
+    default: {
+      const s = st.a.s;
+      s.pos = lowerCondJmp(st, s.buf, s.pos, insn.code, insn.dst, insn.src, insn.off, insn.imm, insn.pc);
+    }
   }
 }
 
-function lowerCondJmp(st: FnState, insn: Insn, op: number, is64: boolean, local: number): void {
-  const a = st.a;
-  const cc = JCC[op >> 4];
-  if (cc === undefined) unknownOpcode(insn);
-  const dst = xreg(insn, insn.dst);
-  if (insnSrc(insn.code) === Src.X) {
-    const src = xreg(insn, insn.src);
-    if (op === JmpOp.JSET) a.test_rr(is64, dst, src);
-    else a.alu_rr(Alu.CMP, is64, dst, src);
+/**
+ * cmp/test + Jcc, written straight into b at p (the first pass calls this without a cursor or the assembler);
+ * returns the end and leaves in st.jccAt where the Jcc (or its padding) begins.
+ */
+export function lowerCondJmp(st: FnState, b: Uint8Array, p: number, code: number, dstReg: number, srcReg: number, off: number, imm: number, pc: number): number {
+  const op = code & 0xf0;
+  const cc = JCC_CC[op >> 4]!;
+  if (cc < 0) unknownCode(pc, code);
+  const w = (code & 7) === Class.JMP;
+  const dst = xregAt(pc, dstReg);
+  if ((code & Src.X) !== 0) {
+    const src = xregAt(pc, srcReg);
+    p = encRR(b, p, op === JmpOp.JSET ? TEST_RM : Alu.CMP.rm, w, src, dst);
   } else if (op === JmpOp.JSET) {
-    a.test_ri(is64, dst, insn.imm);
-  } else if (insn.imm === 0) {
-    a.test_rr(is64, dst, dst);
+    p = imm32(b, encR(b, p, 0xf7, 0, w, dst), imm); // test dst, imm32
+  } else if (imm === 0) {
+    p = encRR(b, p, TEST_RM, w, dst, dst);
   } else {
-    a.alu_ri(Alu.CMP, is64, dst, insn.imm, false);
+    p = encRI(b, p, Alu.CMP.digit, -1, w, dst, imm);
   }
-  const rel = target(st, insn, local + 1 + insn.off) - st.addrs[local + 1]!;
-  st.jccAt = a.pos;
-  if (isImm8JmpOffset(rel)) {
-    if (st.padding) {
-      const nops = st.addrs[local + 1]! - a.pos - 2;
-      if (nops !== 0 && nops !== 4) throw padError(insn, nops);
-      a.nops(nops);
-    }
-    a.jcc8(cc, rel);
-  } else {
-    a.jcc32(cc, rel);
+  const addrs = st.addrs;
+  const local = pc - st.fn.firstPc;
+  const rel = targetAt(st, pc, local + 1 + off) - addrs[local + 1]!;
+  st.jccAt = p;
+  if (!isImm8JmpOffset(rel)) return encJcc32(b, p, cc, rel);
+  if (st.padding) {
+    const nops = addrs[local + 1]! - p - 2;
+    if (nops !== 0 && nops !== 4) throw padError(pc, nops);
+    p = encNops(b, p, nops);
   }
+  return encJcc8(b, p, cc, rel);
 }
 
 /** Jcc alone, rel8 when is_imm8_jmp_offset() allows it, else rel32 (no padding): the image pass rewrites a
  *  conditional jump's Jcc this way after copying its compare. */
 export function emitJcc(st: FnState, cc: Cond, rel: number): void {
-  if (isImm8JmpOffset(rel)) st.a.jcc8(cc, rel);
-  else st.a.jcc32(cc, rel);
+  const s = st.a.s;
+  s.pos = isImm8JmpOffset(rel) ? encJcc8(s.buf, s.pos, cc, rel) : encJcc32(s.buf, s.pos, cc, rel);
 }
 
 /** Unconditional jump (ja, and later exits to the shared epilogue). */
@@ -123,7 +140,7 @@ function emitJmp(st: FnState, insn: Insn, rel: number): void {
   if (isImm8JmpOffset(rel)) {
     if (st.padding) {
       const nops = st.addrs[local + 1]! - a.pos - 2;
-      if (nops !== 0 && nops !== 3) throw padError(insn, nops);
+      if (nops !== 0 && nops !== 3) throw padError(insn.pc, nops);
       a.nops(nops);
     }
     a.jmp8(rel);
@@ -133,15 +150,15 @@ function emitJmp(st: FnState, insn: Insn, rel: number): void {
 }
 
 /** addrs[] entry of a jump target (the start of that slot), checked to lie inside the function. */
-function target(st: FnState, insn: Insn, localTarget: number): number {
+function targetAt(st: FnState, pc: number, localTarget: number): number {
   if (localTarget < 0 || localTarget >= st.addrs.length) {
-    throw insnError(insn.pc, `jump target ${st.fn.firstPc + localTarget} is outside the function`);
+    throw insnError(pc, `jump target ${st.fn.firstPc + localTarget} is outside the function`);
   }
   return st.addrs[localTarget]!;
 }
 
-function padError(insn: Insn, nops: number): Error {
-  return insnError(insn.pc, `jump padding of ${nops} bytes: the layout did not settle`);
+function padError(pc: number, nops: number): Error {
+  return insnError(pc, `jump padding of ${nops} bytes: the layout did not settle`);
 }
 
 /*

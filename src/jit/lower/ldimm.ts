@@ -7,12 +7,18 @@
 import type { Insn } from '../../isa/insn.js';
 import { Alu } from '../x86/opcodes.js';
 import type { Assembler } from '../x86/asm.js';
+import { encMovl, encMovqSimm32, encRR } from '../x86/encode.js';
 import { type FnState, xreg } from './state.js';
 
 export function movImm32(a: Assembler, signPropagate: boolean, dst: number, imm32: number): void {
-  if (signPropagate && (imm32 | 0) < 0) a.movq_ri32(dst, imm32);
-  else if ((imm32 | 0) === 0) a.alu_rr(Alu.XOR, false, dst, dst);
-  else a.movl_ri(dst, imm32);
+  a.s.pos = movImm32At(a.s.buf, a.s.pos, signPropagate, dst, imm32);
+}
+
+/** movImm32 written straight into b at p; returns the end. */
+export function movImm32At(b: Uint8Array, p: number, signPropagate: boolean, dst: number, imm32: number): number {
+  if (signPropagate && (imm32 | 0) < 0) return encMovqSimm32(b, p, dst, imm32);
+  if ((imm32 | 0) === 0) return encRR(b, p, Alu.XOR.rm, false, dst, dst);
+  return encMovl(b, p, dst, imm32);
 }
 
 /** hi/lo are the two 32-bit halves (any sign). */

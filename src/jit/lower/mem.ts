@@ -5,8 +5,9 @@
 import { insnError } from '../../errors.js';
 import { Class, Mode, SIZE_BYTES, insnClass, insnMode, insnSize } from '../../isa/opcodes.js';
 import type { Insn } from '../../isa/insn.js';
-import { addExEntry } from '../extable.js';
-import { ARENA_BASE, AUX } from '../regmap.js';
+import { EX_LOAD, EX_STORE, addExEntry } from '../extable.js';
+import { ARENA_BASE, AUX, X86_OF } from '../regmap.js';
+import { encLoad, encLoadIdx, encLoadsx, encLoadsxIdx, encStore, encStoreIdx, encStoreImm, encStoreImmIdx } from '../x86/encode.js';
 import type { Width } from '../x86/asm.js';
 import { Alu } from '../x86/opcodes.js';
 import { Cond } from '../x86/cond.js';
@@ -29,7 +30,16 @@ function width(insn: Insn): Width {
   return SIZE_BYTES[insnSize(insn.code)]!;
 }
 
+/** Access width in bytes by the size field (code >> 3 & 3: W, H, B, DW). */
+const WIDTH = Uint8Array.of(4, 2, 1, 8);
+
 export function lowerMem(st: FnState, insn: Insn): void {
+  const s = st.a.s;
+  const end = lowerMemDirect(st, s.buf, s.pos, insn.code, insn.dst, insn.src, insn.off, insn.imm, insn.pc);
+  if (end >= 0) {
+    s.pos = end;
+    return;
+  }
   switch (insnClass(insn.code)) {
     case Class.LDX:
       lowerLdx(st, insn);
@@ -45,35 +55,56 @@ export function lowerMem(st: FnState, insn: Insn): void {
   }
 }
 
+/**
+ * The plain and arena loads and stores written straight into b at p (the first pass calls this without a
+ * cursor or the assembler): LDX MEM / MEMSX / PROBE_MEM32 / PROBE_MEM32SX, ST and STX MEM / PROBE_MEM32,
+ * the arena forms with their exception-table entry. Returns the end, or -1 for any other form or a register
+ * that does not exist (lowerLdx / lowerSt / lowerStx lower or report those).
+ */
+export function lowerMemDirect(st: FnState, b: Uint8Array, p: number, code: number, dstReg: number, srcReg: number, off: number, imm: number, pc: number): number {
+  const dst = X86_OF[dstReg]!;
+  const cls = code & 7;
+  const src = cls === Class.ST ? 0 : X86_OF[srcReg]!;
+  if (dst < 0 || src < 0) return -1;
+  const w = WIDTH[(code >> 3) & 3]!;
+  const mode = code & 0xe0;
+  let end: number;
+  if (cls === Class.LDX) {
+    if (mode === Mode.MEM) return encLoad(b, p, w, dst, src, off);
+    if (w === 8 && mode !== Mode.PROBE_MEM32) return -1; // no 8-byte sign extension
+    if (mode === Mode.MEMSX) return encLoadsx(b, p, w, dst, src, off);
+    if (mode === Mode.PROBE_MEM32) end = encLoadIdx(b, p, w, dst, src, ARENA_BASE, off);
+    else if (mode === Mode.PROBE_MEM32SX) end = encLoadsxIdx(b, p, w, dst, src, ARENA_BASE, off);
+    else return -1;
+    addExEntry(st, pc, p, end, EX_LOAD, dst, src, off);
+    return end;
+  }
+  if (cls === Class.ST) {
+    if (mode === Mode.MEM) return encStoreImm(b, p, w, dst, off, imm);
+    if (mode !== Mode.PROBE_MEM32) return -1;
+    end = encStoreImmIdx(b, p, w, dst, ARENA_BASE, off, imm);
+  } else if (cls === Class.STX) {
+    if (mode === Mode.MEM) return encStore(b, p, w, dst, src, off);
+    if (mode !== Mode.PROBE_MEM32) return -1;
+    end = encStoreIdx(b, p, w, dst, src, ARENA_BASE, off);
+  } else return -1;
+  addExEntry(st, pc, p, end, EX_STORE, -1, dst, off);
+  return end;
+}
+
+/** The loads lowerMemDirect leaves: BTF-pointer probe loads and the errors. */
 function lowerLdx(st: FnState, insn: Insn): void {
-  const a = st.a;
   const w = width(insn);
   const dst = xreg(insn, insn.dst);
   const src = xreg(insn, insn.src);
   const mode = insnMode(insn.code);
   switch (mode) {
-    case Mode.MEM:
-      a.load(w, dst, src, insn.off);
-      return;
-    case Mode.MEMSX:
-      if (w === 8) unknownOpcode(insn);
-      a.loadsx(w, dst, src, insn.off);
-      return;
-    case Mode.PROBE_MEM32:
-    case Mode.PROBE_MEM32SX: {
-      const start = a.pos;
-      if (mode === Mode.PROBE_MEM32) a.load_idx(w, dst, src, ARENA_BASE, insn.off);
-      else if (w === 8) unknownOpcode(insn);
-      else a.loadsx_idx(w, dst, src, ARENA_BASE, insn.off);
-      addExEntry(st, insn.pc, start, 'load', dst, src, insn.off);
-      return;
-    }
     case PROBE_MEM:
     case PROBE_MEMSX:
       lowerProbeLoad(st, insn, w, dst, src, mode === PROBE_MEMSX);
       return;
     default:
-      unknownOpcode(insn);
+      unknownOpcode(insn); // incl. 8-byte MEMSX / PROBE_MEM32SX
   }
 }
 
@@ -110,50 +141,33 @@ function lowerProbeLoad(st: FnState, insn: Insn, w: Width, dst: number, src: num
   if (signed) a.loadsx(w as 1 | 2 | 4, dst, src, insn.off);
   else a.load(w, dst, src, insn.off);
   a.s.buf[start - 1] = a.pos - start;
-  addExEntry(st, insn.pc, start, 'load', dst, src, insn.off);
+  addExEntry(st, insn.pc, start, a.pos, EX_LOAD, dst, src, insn.off);
 }
 
+/** The stores lowerMemDirect leaves: the speculation barrier, atomics and the errors. */
 function lowerSt(st: FnState, insn: Insn): void {
-  const a = st.a;
   if (insn.code === ST_NOSPEC) {
-    a.lfence();
+    st.a.lfence();
     return;
   }
-  const dst = xreg(insn, insn.dst);
-  switch (insnMode(insn.code)) {
-    case Mode.MEM:
-      a.store_imm(width(insn), dst, insn.off, insn.imm);
-      return;
-    case Mode.PROBE_MEM32: {
-      const start = a.pos;
-      a.store_imm_idx(width(insn), dst, ARENA_BASE, insn.off, insn.imm);
-      addExEntry(st, insn.pc, start, 'store', null, dst, insn.off);
-      return;
-    }
-    default:
-      unknownOpcode(insn);
-  }
+  xreg(insn, insn.dst);
+  unknownOpcode(insn);
 }
 
 function lowerStx(st: FnState, insn: Insn): void {
-  const a = st.a;
   switch (insnMode(insn.code)) {
-    case Mode.MEM:
-      a.store(width(insn), xreg(insn, insn.dst), xreg(insn, insn.src), insn.off);
-      return;
-    case Mode.PROBE_MEM32: {
-      const dst = xreg(insn, insn.dst);
-      const start = a.pos;
-      a.store_idx(width(insn), dst, xreg(insn, insn.src), ARENA_BASE, insn.off);
-      addExEntry(st, insn.pc, start, 'store', null, dst, insn.off);
-      return;
-    }
     case Mode.ATOMIC:
       lowerAtomic(st, insn, width(insn), false);
       return;
     case Mode.PROBE_ATOMIC:
       lowerAtomic(st, insn, width(insn), true);
       return;
+    case Mode.MEM:
+    case Mode.PROBE_MEM32:
+      // Only with a register that does not exist: lowerMemDirect lowers the others.
+      xreg(insn, insn.dst);
+      xreg(insn, insn.src);
+      throw insnError(insn.pc, 'internal error: store not lowered');
     default:
       unknownOpcode(insn);
   }

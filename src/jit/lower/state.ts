@@ -83,13 +83,22 @@ export interface FnState {
 
 /** x86 register of a BPF register operand; r12..r15 do not exist. */
 export function xreg(insn: Insn, bpfReg: number): number {
+  return xregAt(insn.pc, bpfReg);
+}
+
+/** The same for the instruction at `pc` (lowerings that take the fields, not an Insn). */
+export function xregAt(pc: number, bpfReg: number): number {
   const r = BPF_TO_X86[bpfReg];
-  if (r === undefined) throw insnError(insn.pc, `invalid register r${bpfReg}`);
+  if (r === undefined) throw insnError(pc, `invalid register r${bpfReg}`);
   return r;
 }
 
 export function unknownOpcode(insn: Insn): never {
-  throw insnError(insn.pc, `unknown opcode 0x${insn.code.toString(16).padStart(2, '0')}`);
+  return unknownCode(insn.pc, insn.code);
+}
+
+export function unknownCode(pc: number, code: number): never {
+  throw insnError(pc, `unknown opcode 0x${code.toString(16).padStart(2, '0')}`);
 }
 
 /** A dense table indexed by the opcode's operation nibble (code >> 4): fast lookups in the emit loop. */

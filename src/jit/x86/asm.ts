@@ -4,8 +4,34 @@
 // exactly the kernel's rule; the one place the kernel adds a redundant REX is an explicit parameter.
 
 import { Cond } from './cond.js';
-import { isImm8, maybeRex, memOperand, memOperandIndexed, modrmRR, rex } from './encode.js';
-import { type AluForm, NOPS, NOP_MAX, type Shift, type ShiftX } from './opcodes.js';
+import {
+  encImulRR,
+  encImulRRI,
+  encJcc32,
+  encJcc8,
+  encLoad,
+  encLoadIdx,
+  encLoadsx,
+  encLoadsxIdx,
+  encMovl,
+  encMovqSimm32,
+  encNops,
+  encR,
+  encRI,
+  encRR,
+  encShiftRI,
+  encStore,
+  encStoreIdx,
+  encStoreImm,
+  encStoreImmIdx,
+  imm32,
+  mem,
+  memIdx,
+  modrmRR,
+  rex,
+  rexIf,
+} from './encode.js';
+import type { AluForm, Shift } from './opcodes.js';
 import { ByteSink } from './sink.js';
 
 /** Access width in bytes. */
@@ -26,21 +52,20 @@ export class Assembler {
 
   /** mov dst, src (89 /r). */
   mov_rr(w: boolean, dst: number, src: number): void {
-    maybeRex(this.s, w, src, 0, dst);
-    this.s.put2(0x89, modrmRR(src, dst));
+    const s = this.s;
+    s.pos = encRR(s.buf, s.pos, 0x89, w, src, dst);
   }
 
   /** mov r32, imm32 (B8+r): zero-extends. */
   movl_ri(dst: number, imm: number): void {
-    maybeRex(this.s, false, 0, 0, dst);
-    this.s.put1(0xb8 + (dst & 7));
-    this.s.put4(imm);
+    const s = this.s;
+    s.pos = encMovl(s.buf, s.pos, dst, imm);
   }
 
   /** mov r64, simm32 (REX.W C7 /0): sign-extends. */
   movq_ri32(dst: number, imm: number): void {
-    this.s.put3(rex(true, 0, 0, dst), 0xc7, 0xc0 | (dst & 7));
-    this.s.put4(imm);
+    const s = this.s;
+    s.pos = encMovqSimm32(s.buf, s.pos, dst, imm);
   }
 
   /** movabs r64, imm64 (REX.W B8+r). */
@@ -63,13 +88,13 @@ export class Assembler {
 
   /** movzx r32, r16 (0F B7). */
   movzwl_rr(dst: number, src: number): void {
-    maybeRex(this.s, false, dst, 0, src);
+    this.s.pos = rexIf(this.s.buf, this.s.pos, false, dst, 0, src);
     this.s.put3(0x0f, 0xb7, modrmRR(dst, src));
   }
 
   /** cmove dst, src (0F 44). */
   cmove_rr(w: boolean, dst: number, src: number): void {
-    maybeRex(this.s, w, dst, 0, src);
+    this.s.pos = rexIf(this.s.buf, this.s.pos, w, dst, 0, src);
     this.s.put3(0x0f, 0x40 | Cond.E, modrmRR(dst, src));
   }
 
@@ -77,29 +102,20 @@ export class Assembler {
 
   /** op dst, src for the two-operand group (add/or/and/sub/xor/cmp). */
   alu_rr(op: AluForm, w: boolean, dst: number, src: number): void {
-    maybeRex(this.s, w, src, 0, dst);
-    this.s.put2(op.rm, modrmRR(src, dst));
+    const s = this.s;
+    s.pos = encRR(s.buf, s.pos, op.rm, w, src, dst);
   }
 
   /** op dst, imm: 83 /d ib when it fits in 8 bits, else the short rax form if allowed, else 81 /d id. */
   alu_ri(op: AluForm, w: boolean, dst: number, imm: number, raxShortForm: boolean): void {
     const s = this.s;
-    maybeRex(s, w, 0, 0, dst);
-    if (isImm8(imm)) {
-      s.put3(0x83, 0xc0 | (op.digit << 3) | (dst & 7), imm & 0xff);
-    } else if (raxShortForm && dst === 0) {
-      s.put1(op.raxImm);
-      s.put4(imm);
-    } else {
-      s.put2(0x81, 0xc0 | (op.digit << 3) | (dst & 7));
-      s.put4(imm);
-    }
+    s.pos = encRI(s.buf, s.pos, op.digit, raxShortForm ? op.raxImm : -1, w, dst, imm);
   }
 
   /** op dst, imm32 always in the 32-bit form (81 /d id, or the short rax form). */
   alu_ri32(op: AluForm, w: boolean, dst: number, imm: number): void {
     const s = this.s;
-    maybeRex(s, w, 0, 0, dst);
+    s.pos = rexIf(s.buf, s.pos, w, 0, 0, dst);
     if (dst === 0) {
       s.put1(op.raxImm);
     } else {
@@ -110,45 +126,38 @@ export class Assembler {
 
   /** test dst, src (85 /r). */
   test_rr(w: boolean, dst: number, src: number): void {
-    maybeRex(this.s, w, src, 0, dst);
-    this.s.put2(0x85, modrmRR(src, dst));
+    const s = this.s;
+    s.pos = encRR(s.buf, s.pos, 0x85, w, src, dst);
   }
 
   /** test dst, imm32 (F7 /0). */
   test_ri(w: boolean, dst: number, imm: number): void {
-    maybeRex(this.s, w, 0, 0, dst);
-    this.s.put2(0xf7, 0xc0 | (dst & 7));
-    this.s.put4(imm);
+    const s = this.s;
+    s.pos = imm32(s.buf, encR(s.buf, s.pos, 0xf7, 0, w, dst), imm);
   }
 
   /** neg dst (F7 /3). */
   neg_r(w: boolean, dst: number): void {
-    maybeRex(this.s, w, 0, 0, dst);
-    this.s.put2(0xf7, 0xd8 | (dst & 7));
+    const s = this.s;
+    s.pos = encR(s.buf, s.pos, 0xf7, 3, w, dst);
   }
 
   /** imul dst, src (0F AF). */
   imul_rr(w: boolean, dst: number, src: number): void {
-    maybeRex(this.s, w, dst, 0, src);
-    this.s.put3(0x0f, 0xaf, modrmRR(dst, src));
+    const s = this.s;
+    s.pos = encImulRR(s.buf, s.pos, w, dst, src);
   }
 
   /** imul dst, src, imm (6B ib / 69 id). */
   imul_rri(w: boolean, dst: number, src: number, imm: number): void {
     const s = this.s;
-    maybeRex(s, w, dst, 0, src);
-    if (isImm8(imm)) {
-      s.put3(0x6b, modrmRR(dst, src), imm & 0xff);
-    } else {
-      s.put2(0x69, modrmRR(dst, src));
-      s.put4(imm);
-    }
+    s.pos = encImulRRI(s.buf, s.pos, w, dst, src, imm);
   }
 
   /** div / idiv src (F7 /6, F7 /7): rdx:rax by src. */
   div_r(w: boolean, signed: boolean, src: number): void {
-    maybeRex(this.s, w, 0, 0, src);
-    this.s.put2(0xf7, (signed ? 0xf8 : 0xf0) | (src & 7));
+    const s = this.s;
+    s.pos = encR(s.buf, s.pos, 0xf7, signed ? 7 : 6, w, src);
   }
 
   /** cdq (99) / cqo (48 99). */
@@ -160,35 +169,25 @@ export class Assembler {
   /** Shift by an immediate: D1 /d for a count of 1, else C1 /d ib. */
   shift_ri(op: Shift, w: boolean, dst: number, count: number): void {
     const s = this.s;
-    maybeRex(s, w, 0, 0, dst);
-    if (count === 1) s.put2(0xd1, 0xc0 | (op << 3) | (dst & 7));
-    else s.put3(0xc1, 0xc0 | (op << 3) | (dst & 7), count & 0xff);
+    s.pos = encShiftRI(s.buf, s.pos, op, w, dst, count);
   }
 
   /** Shift by cl (D3 /d). */
   shift_rcl(op: Shift, w: boolean, dst: number): void {
-    maybeRex(this.s, w, 0, 0, dst);
-    this.s.put2(0xd3, 0xc0 | (op << 3) | (dst & 7));
-  }
-
-  /** shlx/shrx/sarx dst, src1, count (VEX.LZ.0F38 F7 /r, always the 3-byte VEX). */
-  shiftx(op: ShiftX, w: boolean, dst: number, src1: number, count: number): void {
-    const b1 = ((dst & 8) !== 0 ? 0 : 0x80) | 0x40 | ((src1 & 8) !== 0 ? 0 : 0x20) | 0x02;
-    const b2 = (w ? 0x80 : 0) | ((~count & 0xf) << 3) | op;
-    this.s.put3(0xc4, b1, b2);
-    this.s.put2(0xf7, modrmRR(dst, src1));
+    const s = this.s;
+    s.pos = encR(s.buf, s.pos, 0xd3, op, w, dst);
   }
 
   /** ror r16, 8 (66 C1 /1 08). */
   rorw8(dst: number): void {
     this.s.put1(0x66);
-    maybeRex(this.s, false, 0, 0, dst);
+    this.s.pos = rexIf(this.s.buf, this.s.pos, false, 0, 0, dst);
     this.s.put3(0xc1, 0xc8 | (dst & 7), 8);
   }
 
   /** bswap r32/r64 (0F C8+r). */
   bswap(w: boolean, dst: number): void {
-    maybeRex(this.s, w, 0, 0, dst);
+    this.s.pos = rexIf(this.s.buf, this.s.pos, w, 0, 0, dst);
     this.s.put2(0x0f, 0xc8 + (dst & 7));
   }
 
@@ -197,84 +196,49 @@ export class Assembler {
   /** Zero-extending load into dst: movzx r64 for 1/2 bytes (REX.W, as the kernel emits), mov for 4/8. */
   load(width: Width, dst: number, base: number, disp: number): void {
     const s = this.s;
-    if (width === 1 || width === 2) {
-      s.put3(rex(true, dst, 0, base), 0x0f, width === 1 ? 0xb6 : 0xb7);
-    } else {
-      maybeRex(s, width === 8, dst, 0, base);
-      s.put1(0x8b);
-    }
-    memOperand(s, dst, base, disp);
+    s.pos = encLoad(s.buf, s.pos, width, dst, base, disp);
   }
 
   /** Sign-extending load into a 64-bit dst (movsx r64, m8/m16; movsxd r64, m32). */
   loadsx(width: 1 | 2 | 4, dst: number, base: number, disp: number): void {
     const s = this.s;
-    s.put1(rex(true, dst, 0, base));
-    if (width === 4) s.put1(0x63);
-    else s.put2(0x0f, width === 1 ? 0xbe : 0xbf);
-    memOperand(s, dst, base, disp);
+    s.pos = encLoadsx(s.buf, s.pos, width, dst, base, disp);
   }
 
   /** Zero-extending load from [base + index + disp] (the arena form: REX without W below 8 bytes). */
   load_idx(width: Width, dst: number, base: number, index: number, disp: number): void {
     const s = this.s;
-    s.put1(rex(width === 8, dst, index, base));
-    if (width === 1 || width === 2) s.put2(0x0f, width === 1 ? 0xb6 : 0xb7);
-    else s.put1(0x8b);
-    memOperandIndexed(s, dst, base, index, disp);
+    s.pos = encLoadIdx(s.buf, s.pos, width, dst, base, index, disp);
   }
 
   /** Sign-extending load from [base + index + disp] into a 64-bit dst. */
   loadsx_idx(width: 1 | 2 | 4, dst: number, base: number, index: number, disp: number): void {
     const s = this.s;
-    s.put1(rex(true, dst, index, base));
-    if (width === 4) s.put1(0x63);
-    else s.put2(0x0f, width === 1 ? 0xbe : 0xbf);
-    memOperandIndexed(s, dst, base, index, disp);
+    s.pos = encLoadsxIdx(s.buf, s.pos, width, dst, base, index, disp);
   }
 
-  /** Store src to [base + disp]. A byte store from spl..dil needs REX to name the low byte. */
+  /** Store src to [base + disp]. */
   store(width: Width, base: number, src: number, disp: number): void {
     const s = this.s;
-    if (width === 2) s.put1(0x66);
-    if (width === 1 && src >= 4 && src < 8) s.put1(rex(false, src, 0, base));
-    else maybeRex(s, width === 8, src, 0, base);
-    s.put1(width === 1 ? 0x88 : 0x89);
-    memOperand(s, src, base, disp);
+    s.pos = encStore(s.buf, s.pos, width, base, src, disp);
   }
 
   /** Store src to [base + index + disp]. */
   store_idx(width: Width, base: number, src: number, index: number, disp: number): void {
     const s = this.s;
-    if (width === 2) s.put1(0x66);
-    s.put2(rex(width === 8, src, index, base), width === 1 ? 0x88 : 0x89);
-    memOperandIndexed(s, src, base, index, disp);
+    s.pos = encStoreIdx(s.buf, s.pos, width, base, src, index, disp);
   }
 
   /** Store an immediate (imm8/imm16/imm32; sign-extended imm32 for 8 bytes) to [base + disp]. */
   store_imm(width: Width, base: number, disp: number, imm: number): void {
     const s = this.s;
-    if (width === 2) s.put1(0x66);
-    maybeRex(s, width === 8, 0, 0, base);
-    s.put1(width === 1 ? 0xc6 : 0xc7);
-    memOperand(s, 0, base, disp);
-    this.immOfWidth(width, imm);
+    s.pos = encStoreImm(s.buf, s.pos, width, base, disp, imm);
   }
 
   /** Store an immediate to [base + index + disp]. */
   store_imm_idx(width: Width, base: number, index: number, disp: number, imm: number): void {
     const s = this.s;
-    if (width === 2) s.put1(0x66);
-    s.put2(rex(width === 8, 0, index, base), width === 1 ? 0xc6 : 0xc7);
-    memOperandIndexed(s, 0, base, index, disp);
-    this.immOfWidth(width, imm);
-  }
-
-  private immOfWidth(width: Width, imm: number): void {
-    const s = this.s;
-    if (width === 1) s.put1(imm & 0xff);
-    else if (width === 2) s.put2(imm & 0xff, (imm >>> 8) & 0xff);
-    else s.put4(imm);
+    s.pos = encStoreImmIdx(s.buf, s.pos, width, base, index, disp, imm);
   }
 
   /** lock-prefixed read-modify-write on [base + disp] with src in the reg field; `opcode` is 1 or 2 bytes
@@ -282,10 +246,10 @@ export class Assembler {
   lock_rmw(opcode: number, w: boolean, base: number, src: number, disp: number): void {
     const s = this.s;
     s.put1(0xf0);
-    maybeRex(s, w, src, 0, base);
+    s.pos = rexIf(s.buf, s.pos, w, src, 0, base);
     if (opcode > 0xff) s.put2(opcode >> 8, opcode & 0xff);
     else s.put1(opcode);
-    memOperand(s, src, base, disp);
+    s.pos = mem(s.buf, s.pos, src, base, disp);
   }
 
   /** The same on [base + index + disp]; REX is always present (the index is r12). */
@@ -294,7 +258,7 @@ export class Assembler {
     s.put2(0xf0, rex(w, src, index, base));
     if (opcode > 0xff) s.put2(opcode >> 8, opcode & 0xff);
     else s.put1(opcode);
-    memOperandIndexed(s, src, base, index, disp);
+    s.pos = memIdx(s.buf, s.pos, src, base, index, disp);
   }
 
   /** add dst, gs:[disp32] — written as the kernel writes it: REX.B (not R) marks an r8..r15 dst. */
@@ -323,12 +287,13 @@ export class Assembler {
   }
 
   jcc8(cc: Cond, rel: number): void {
-    this.s.put2(0x70 | cc, rel & 0xff);
+    const s = this.s;
+    s.pos = encJcc8(s.buf, s.pos, cc, rel);
   }
 
   jcc32(cc: Cond, rel: number): void {
-    this.s.put2(0x0f, 0x80 | cc);
-    this.s.put4(rel);
+    const s = this.s;
+    s.pos = encJcc32(s.buf, s.pos, cc, rel);
   }
 
   jmp8(rel: number): void {
@@ -360,11 +325,6 @@ export class Assembler {
   /** Linux's emit_nops: the longest P6 nops first (at most 8 bytes each). */
   nops(len: number): void {
     const s = this.s;
-    while (len > 0) {
-      const n = len > NOP_MAX ? NOP_MAX : len;
-      const nop = NOPS[n]!;
-      for (let i = 0; i < n; i++) s.put1(nop[i]!);
-      len -= n;
-    }
+    s.pos = encNops(s.buf, s.pos, len);
   }
 }
