@@ -13,7 +13,7 @@ import type { Cond } from './x86/cond.js';
 import type { FnInfo, FnState, ProgConsts } from './lower/state.js';
 import { emitPrologue } from './prologue.js';
 import type { Assembler } from './x86/asm.js';
-import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_IMM, W_OFF, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
+import { type Cursor, Emit, type InsnTable, TAIL_CALL, TW, W_OPS, loadCursor, newCursor, tCode, tEmit, tImm, tOff, tPc } from './table.js';
 import { ExTableBuilder, type PackedExTable, exceptionTable, packEx } from './extable.js';
 import { type JumpPlan, jumpPass, materialize, planJumps } from './jumps.js';
 import { type IntList, passLists as lists, release, take } from './scratch.js';
@@ -131,7 +131,7 @@ function firstPass(st: FnState, t: InsnTable, first: number, end: number, buf: P
     if (s.pos + 256 > s.buf.length) s.reserve(256);
     const start = s.pos;
     const exSeq = st.exSeq;
-    let endPos = lowerDirect(st, s.buf, start, code, (ops >> 8) & 0xf, (ops >> 12) & 0xf, w[b + W_OFF]!, w[b + W_IMM]!, pc);
+    let endPos = lowerDirect(st, s.buf, start, w, b);
     if (endPos < 0) {
       loadCursor(t, i, cursor);
       lowerInsn(st, cursor);

@@ -113,6 +113,14 @@ const DIRECT_FLAGS = Uint8Array.from({ length: 256 }, (_, code) => {
   if (cls === Class.STX) return DIRECT_DST_BASE | DIRECT_SRC_FP_LOST;
   return code === LD_IMM64 ? 0 : DIRECT_SRC_FP_LOST;
 });
+/** The access base without a branch on the opcode (random code mispredicts those): the shift that brings the base's
+ *  register field of `src << 4 | dst | 0xf00` to the low nibble (0xf, not r10, when there is no base). */
+const BASE_SHIFT = Uint8Array.from(DIRECT_FLAGS, (f) => ((f & DIRECT_SRC_BASE) !== 0 ? 4 : (f & DIRECT_DST_BASE) !== 0 ? 0 : 8));
+
+/** -1 when r === FRAME_POINTER, else 0 (for r in 0..15), without a branch. */
+function fpMask(r: number): number {
+  return ((r ^ FRAME_POINTER) - 1) >> 31;
+}
 
 /** imm of a tail call whose kind (direct or indirect) the analysis decides (see analyze.ts). */
 export const TAIL_CALL_UNDECIDED = -12;
@@ -197,11 +205,11 @@ export function insnTable(prog: Program, mem?: ArrayBuffer): InsnTable {
     }
     w[b + W_OPS] = ops(c, d, sr, EMIT_CLASS[c]!);
     regs |= (1 << d) | (1 << sr);
-    // stack.ts directStep without its branches on the opcode (random code mispredicts them).
+    // stack.ts directStep without branches on the opcode.
     const f = DIRECT_FLAGS[c]!;
-    const base = (f & DIRECT_SRC_BASE) !== 0 ? sr : (f & DIRECT_DST_BASE) !== 0 ? d : -1;
-    if (base === FRAME_POINTER && -o > depth) depth = -o;
-    lost |= (f & DIRECT_LOST) | ((f & DIRECT_SRC_FP_LOST) !== 0 && sr === FRAME_POINTER ? 1 : 0);
+    const fpDepth = -o & fpMask((((sr << 4) | d | 0xf00) >> BASE_SHIFT[c]!) & 0xf);
+    if (fpDepth > depth) depth = fpDepth;
+    lost |= (f & DIRECT_LOST) | (f & DIRECT_SRC_FP_LOST & fpMask(sr));
   }
   t.facts.directDepth = lost !== 0 ? -1 : depth;
   t.facts.calleeSaved = calleeSavedOf(regs);
@@ -251,9 +259,9 @@ export function insnTableFromBytes(bytes: Uint8Array, mem?: ArrayBuffer): { tabl
     }
     w[r + W_OPS] = ops(code, d, sr, EMIT_CLASS[code]!);
     const f = DIRECT_FLAGS[code]!;
-    const base = (f & DIRECT_SRC_BASE) !== 0 ? sr : (f & DIRECT_DST_BASE) !== 0 ? d : -1;
-    if (base === FRAME_POINTER && -o > depth) depth = -o;
-    lost |= (f & DIRECT_LOST) | ((f & DIRECT_SRC_FP_LOST) !== 0 && sr === FRAME_POINTER ? 1 : 0);
+    const fpDepth = -o & fpMask((((sr << 4) | d | 0xf00) >> BASE_SHIFT[code]!) & 0xf);
+    if (fpDepth > depth) depth = fpDepth;
+    lost |= (f & DIRECT_LOST) | (f & DIRECT_SRC_FP_LOST & fpMask(sr));
   }
   t.facts.directDepth = lost !== 0 ? -1 : depth;
   t.facts.calleeSaved = calleeSavedOf(regs);

@@ -161,6 +161,22 @@ function padError(pc: number, nops: number): Error {
   return insnError(pc, `jump padding of ${nops} bytes: the layout did not settle`);
 }
 
+/**
+ * A helper or kfunc call (not bpf-to-bpf) straight into b at p: `e8 rel32` to callBase + imm, the displacement
+ * computed in the image pass only (in plain numbers). Returns the end, or -1 when that displacement is out of
+ * range or not exact (lowerCall then computes it in BigInt and reports the range).
+ */
+export function lowerHelperCall(st: FnState, b: Uint8Array, p: number, imm: number, pc: number): number {
+  if (imm === 0) throw insnError(pc, 'call with imm 0 (no target)');
+  let rel = 0;
+  if (st.final) {
+    rel = st.callDelta + imm - (p + 5);
+    if (!(rel >= -0x80000000 && rel <= 0x7fffffff)) return -1;
+  }
+  b[p] = 0xe8;
+  return imm32(b, p + 1, rel);
+}
+
 /*
  * call: e8 rel32 to __bpf_call_base + imm (helpers, kfuncs) or to the callee function's image
  * (bpf-to-bpf, src_reg 1, imm = callee - (pc + 1)). A tail-call-reachable function first loads the
@@ -177,16 +193,12 @@ function lowerCall(st: FnState, insn: Insn): void {
     if (st.fn.tailCallReachable) loadTailCallCntPtr(st);
     if (st.final) target = st.prog.imageBases[fi]!;
   } else {
-    if (insn.imm === 0) throw insnError(insn.pc, 'call with imm 0 (no target)');
-    if (st.final) {
-      // Helpers and kfuncs: callBase + imm - (next instruction), in plain numbers when exact.
-      const rel = st.callDelta + insn.imm - (a.pos + 5);
-      if (rel >= -0x80000000 && rel <= 0x7fffffff) {
-        a.call32(rel);
-        return;
-      }
-      target = st.prog.callBase + BigInt(insn.imm);
+    const end = lowerHelperCall(st, a.s.buf, a.pos, insn.imm, insn.pc);
+    if (end >= 0) {
+      a.s.pos = end;
+      return;
     }
+    target = st.prog.callBase + BigInt(insn.imm);
   }
   // The size never depends on the target: only the image pass computes the displacement.
   let rel = 0;

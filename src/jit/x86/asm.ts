@@ -13,6 +13,7 @@ import {
   encLoadIdx,
   encLoadsx,
   encLoadsxIdx,
+  encMovabs,
   encMovl,
   encMovqSimm32,
   encNops,
@@ -70,9 +71,8 @@ export class Assembler {
 
   /** movabs r64, imm64 (REX.W B8+r). */
   movabsq(dst: number, lo: number, hi: number): void {
-    this.s.put2(rex(true, 0, 0, dst), 0xb8 + (dst & 7));
-    this.s.put4(lo);
-    this.s.put4(hi);
+    const s = this.s;
+    s.pos = encMovabs(s.buf, s.pos, dst, lo, hi);
   }
 
   /** movsx between registers: 8/16/32 bits into 64 (w) or 8/16 bits into 32. `forceRex` adds the 0x40

@@ -193,6 +193,13 @@ export function encMovl(b: Uint8Array, p: number, dst: number, imm: number): num
   return imm32(b, p + 1, imm);
 }
 
+/** movabs r64, imm64 (REX.W B8+r): lo and hi are the two 32-bit halves. */
+export function encMovabs(b: Uint8Array, p: number, dst: number, lo: number, hi: number): number {
+  b[p] = rex(true, 0, 0, dst);
+  b[p + 1] = 0xb8 + (dst & 7);
+  return imm32(b, imm32(b, p + 2, lo), hi);
+}
+
 /** mov r64, simm32 (REX.W C7 /0): sign-extends. */
 export function encMovqSimm32(b: Uint8Array, p: number, dst: number, imm: number): number {
   return imm32(b, encR(b, p, 0xc7, 0, true, dst), imm);
