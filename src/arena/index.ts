@@ -10,6 +10,7 @@ export {
   ARENA_ALLOWED_FLAGS, ArenaFlag, BPF_MAP_TYPE_ARENA, DEFAULT_KERN_VM_START, DEFAULT_MMAP_TOP, Errno as ArenaErrno,
   GUARD_SZ as ARENA_GUARD_SZ, KERN_VM_SZ as ARENA_KERN_VM_SZ, MAX_ARENA_PAGES, NUMA_NO_NODE, PAGE_SIZE as ARENA_PAGE_SIZE,
 } from './constants.js';
+import { applyPrefault } from './corpus.js';
 export { applyPrefault, allocatedPages, dumpPages, arenaPageDump, type ArenaPageDump } from './corpus.js';
 export { ArenaFault, type ArenaFaultReason } from './fault.js';
 export { defaultPageMemory, type HostPage, JsPageMemory, nativeMemoryAvailable, NativePageMemory, type PageMemory } from './host.js';
@@ -23,4 +24,17 @@ export function arenaFromSpec(spec: ArenaSpec, opts: ArenaOptions = {}): Arena {
     { maxEntries: spec.pages, flags: spec.flags | ArenaFlag.MMAPABLE, mapExtra: BigInt(spec.map_extra) },
     opts,
   );
+}
+
+/** The arena of a run environment with its `prefault` pages written (null without one); the caller disposes it. */
+export function arenaFromEnv(env: { readonly arena: ArenaSpec | null; readonly prefault: Readonly<Record<string, string>> }, opts: ArenaOptions = {}): Arena | null {
+  if (!env.arena) return null;
+  const arena = arenaFromSpec(env.arena, opts);
+  try {
+    applyPrefault(arena, env.prefault);
+  } catch (e) {
+    arena.dispose();
+    throw e;
+  }
+  return arena;
 }

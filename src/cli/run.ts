@@ -6,6 +6,7 @@ import { describeArenaFault } from '../emu/run.js';
 import { Exit, parseCommandArgs, parseIntOption, type Command } from './command.js';
 import { PROGRAM_INPUT_HELP, PROGRAM_INPUT_OPTIONS, readRunInput } from './program-input.js';
 import { batchTimingFields, runTimingFields } from './timing.js';
+import { runInterpreter } from './run-interp.js';
 
 const HELP = `Usage: bpfjit run PROG [options]
 
@@ -17,6 +18,9 @@ object (.o; --prog NAME picks the program; its maps and globals are created in g
 Options:
 ${PROGRAM_INPUT_HELP}
   --ctx HEX            context bytes (r1), overrides the environment's
+  --engine E           unicorn (default: front end, JIT, emulated CPU) or interp (the reference interpreter
+                       on the program as given: no front end, no JIT; the arena and global data, no other maps;
+                       --max-insns counts BPF instructions there; --trace, --repeat, --json, --arena-dump apply)
   --max-insns N        x86 instruction budget (exact, but counting slows emulation ~20x)
   --timeout MS         wall-clock limit (default 10000)
   --trace              print each BPF instruction as executed, with the registers it changed
@@ -53,6 +57,7 @@ export const run: Command = {
     const { values, positionals } = parseCommandArgs(argv, {
       ...PROGRAM_INPUT_OPTIONS,
       ctx: { type: 'string' },
+      engine: { type: 'string' },
       'max-insns': { type: 'string' },
       timeout: { type: 'string' },
       trace: { type: 'boolean' },
@@ -67,6 +72,23 @@ export const run: Command = {
     const maxInsns = values['max-insns'] === undefined ? undefined : parseIntOption('max-insns', values['max-insns'] as string, 1);
     const timeoutMs = values.timeout === undefined ? undefined : parseIntOption('timeout', values.timeout as string, 1);
     const repeat = values.repeat === undefined ? 1 : parseIntOption('repeat', values.repeat as string, 1, 10_000_000);
+    const engineName = (values.engine as string | undefined) ?? 'unicorn';
+    if (engineName !== 'unicorn' && engineName !== 'interp') throw new UsageError(`--engine: expected unicorn or interp, got '${engineName}'`);
+    if (engineName === 'interp') {
+      if (values.batch === true || values.timeout !== undefined) throw new UsageError(`--engine interp: ${values.batch === true ? '--batch' : '--timeout'} is for the emulator (the interpreter is bounded by --max-insns)`);
+      return runInterpreter({
+        prog,
+        env,
+        dialect: compile.dialect ?? 'standard',
+        ctx: new Uint8Array(Buffer.from(ctxHex, 'hex')),
+        ...(maxInsns === undefined ? {} : { maxInsns }),
+        repeat,
+        trace: values.trace === true,
+        json: values.json === true,
+        arenaDump: values['arena-dump'] === true,
+        maps: compile.maps ?? [],
+      });
+    }
 
     const engine = new Engine();
     let arena: Arena | null = null;

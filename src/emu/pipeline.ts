@@ -4,7 +4,7 @@
 // compile through here, so they see the same machine code.
 import { BpfError, insnError } from '../errors.js';
 import type { RunEnv } from '../env.js';
-import { applyPrefault, arenaFromSpec, type Arena } from '../arena/index.js';
+import { arenaFromEnv, type Arena } from '../arena/index.js';
 import type { Dialect, Program } from '../isa/insn.js';
 import { LD_IMM64, PseudoLd } from '../isa/opcodes.js';
 import { frontEnd, functionRanges } from '../jit/frontend/index.js';
@@ -90,10 +90,7 @@ export function compileFor(engine: Engine, prog: Program, opts: CompileOptions):
   const { env } = opts;
   let arena: Arena | null = null;
   try {
-    if (env.arena) {
-      arena = arenaFromSpec(env.arena, { kernVmStart: opts.kernVmStart, userVmStart: opts.userVmStart });
-      applyPrefault(arena, env.prefault);
-    }
+    arena = arenaFromEnv(env, { kernVmStart: opts.kernVmStart, userVmStart: opts.userVmStart });
     const maps = createMaps(engine, opts.maps ?? []);
     const resolveMap = (index: number, what: { kind: 'map' } | { kind: 'value'; off: number }): bigint => {
       const map = maps.get(index);

@@ -3,7 +3,7 @@
 // run environment (ENV.json / corpus sidecar). Outcomes are normalised so they can be compared field by field.
 import type { RunEnv } from '../env.js';
 import type { Program } from '../isa/insn.js';
-import { allocatedPages, applyPrefault, arenaFromSpec, dumpPages, type Arena } from '../arena/index.js';
+import { allocatedPages, arenaFromEnv, dumpPages, type Arena } from '../arena/index.js';
 import { Engine, type EmuHelperFn, type RunResult } from '../emu/index.js';
 import { compileFor } from '../emu/pipeline.js';
 import { arenaView, interpret, kfuncsFromTable, LINUX_HELPERS, FIXED_HELPER_VALUES } from '../interp/index.js';
@@ -44,15 +44,7 @@ const PINNED: ReadonlyMap<number, EmuHelperFn> = new Map<number, EmuHelperFn>([
 ]);
 
 export function arenaOf(env: RunEnv): Arena | null {
-  if (!env.arena) return null;
-  const a = arenaFromSpec(env.arena);
-  try {
-    applyPrefault(a, env.prefault);
-  } catch (e) {
-    a.dispose();
-    throw e;
-  }
-  return a;
+  return arenaFromEnv(env);
 }
 
 function arenaState(a: Arena | null): Pick<Outcome, 'pages' | 'allocated'> {

@@ -43,6 +43,18 @@ export interface InterpOptions {
   readonly ldImm64?: (insn: Insn) => bigint;
   /** Called before each instruction (debugging). */
   readonly trace?: (pc: number, regs: readonly bigint[]) => void;
+  /**
+   * Global data (.data/.rodata/.bss: array maps of one element) by map index: ld_imm64 of a map value
+   * (src 2 or 6, imm = the index) points into `value`, which the program reads and writes in place.
+   */
+  readonly globals?: readonly GlobalData[];
+}
+
+export interface GlobalData {
+  readonly index: number;
+  readonly name: string;
+  readonly value: Uint8Array;
+  readonly writable: boolean;
 }
 
 export interface InterpResult {
@@ -84,6 +96,12 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
   memory.addRegion('stack', Layout.STACK_TOP - BigInt(stackSize), new Uint8Array(stackSize));
   const ctx = opts.ctx ? memory.addRegion('ctx', Layout.CTX_BASE, opts.ctx.slice()) : undefined;
   const mem = opts.mem ? memory.addRegion('mem', Layout.MEM_BASE, opts.mem.slice()) : undefined;
+  const globals = new Map((opts.globals ?? []).map((g) => [g.index, memory.addExtraRegion(g.name, g.value, g.writable).base]));
+  const resolveLd = (insn: Insn): bigint | undefined => {
+    const base = globals.get(insn.imm);
+    const valueLd = insn.src === PseudoLd.MAP_VALUE || insn.src === PseudoLd.MAP_IDX_VALUE;
+    return base !== undefined && valueLd ? base + BigInt((insn.imm2 ?? 0) >>> 0) : opts.ldImm64?.(insn);
+  };
 
   const r = new BigUint64Array(12);
   if (mem) {
@@ -158,7 +176,7 @@ export function interpret(prog: Program, opts: InterpOptions = {}): InterpResult
           if (insn.code !== LD_IMM64) {
             throw new Fault('legacy packet access (LD ABS/IND) is not supported');
           }
-          regs.set(insn.dst, loadImm64(insn, dialect, memory.arena, opts.ldImm64));
+          regs.set(insn.dst, loadImm64(insn, dialect, memory.arena, resolveLd));
           tags?.set(insn.dst, false);
           next = pc + 2;
           break;
@@ -343,9 +361,10 @@ function addrSpaceCast(imm: number, src: bigint, memory: Memory): bigint {
   throw new Fault(`invalid addr_space_cast imm 0x${(imm >>> 0).toString(16)} (1 = to kernel, 0x10000 = to user)`);
 }
 
-function loadImm64(insn: Insn, dialect: Dialect, arena: ArenaView | null, resolve?: (insn: Insn) => bigint): bigint {
+function loadImm64(insn: Insn, dialect: Dialect, arena: ArenaView | null, resolve: (insn: Insn) => bigint | undefined): bigint {
   if (insn.src === PseudoLd.NONE || dialect === 'kernel-xlated') return imm64(insn);
-  if (resolve) return u64(resolve(insn));
+  const resolved = resolve(insn);
+  if (resolved !== undefined) return u64(resolved);
   if (arena && insn.imm === 0) {
     if (insn.src === PseudoLd.MAP_FD || insn.src === PseudoLd.MAP_IDX) return ARENA_MAP_TOKEN;
     if (insn.src === PseudoLd.MAP_VALUE || insn.src === PseudoLd.MAP_IDX_VALUE) {

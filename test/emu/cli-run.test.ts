@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/cli/run.js';
-import { allPrograms, fixturePrograms, type CorpusProgram } from '../helpers/corpus.js';
+import { allPrograms, fixturePrograms, REPO_ROOT, type CorpusProgram } from '../helpers/corpus.js';
 
 function capture(argv: string[]): { code: number; out: string[]; err: string[] } {
   const out: string[] = [];
@@ -24,9 +24,9 @@ describe('bpfjit run', () => {
   const progs = fixturePrograms().filter((p) => p.kernel().ok && p.sidecar().deterministic !== false);
 
   /** Runs one corpus program through the whole pipeline; '' when it matches the kernel. */
-  function mismatch(p: CorpusProgram): string {
+  function mismatch(p: CorpusProgram, extra: readonly string[] = []): string {
     const log = join(p.dir, `${p.name}.kernel.txt`);
-    const { code, out, err } = capture([join(p.dir, `${p.name}.bin`), '--json', '--verifier-log', log]);
+    const { code, out, err } = capture([join(p.dir, `${p.name}.bin`), '--json', '--verifier-log', log, ...extra]);
     if (code !== 0) return `exit ${code}: ${err.join(' ')}`;
     const k = p.kernel();
     const r = JSON.parse(out.at(-1)!) as { retval: number; ctx: string; arenaPages: Record<string, string>; arenaAllocated: number[] };
@@ -42,6 +42,29 @@ describe('bpfjit run', () => {
   it('matches the kernel on the fixture programs (retval, ctx, arena pages)', () => {
     const bad = progs.map((p) => [p.id, mismatch(p)] as const).filter(([, d]) => d !== '');
     expect(bad).toEqual([]);
+  });
+
+  it('--engine interp: the reference interpreter matches the kernel on the fixture programs too', () => {
+    const bad = progs.map((p) => [p.id, mismatch(p, ['--engine', 'interp'])] as const).filter(([, d]) => d !== '');
+    expect(bad).toEqual([]);
+  });
+
+  it('--engine interp: global data and the arena of an ELF object; clear errors', () => {
+    const elf = join(REPO_ROOT, 'examples/arena_list.bpf.o');
+    const result = (engine: string) => {
+      const r = capture([elf, '--prog', 'build_list', '--engine', engine, '--json']);
+      expect(r.code).toBe(0);
+      const j = JSON.parse(r.out.at(-1)!) as { retval: number; arenaPages: Record<string, string>; arenaAllocated: number[] };
+      return [j.retval, j.arenaPages, j.arenaAllocated];
+    };
+    // Two independent engines (interpreter; front end + JIT + Unicorn) on the list the C source builds.
+    expect(result('interp')).toEqual(result('unicorn'));
+    // Usage errors (exit 2 through main.ts).
+    expect(() => capture([elf, '--prog', 'build_list', '--engine', 'nope'])).toThrow(/--engine: expected unicorn or interp, got 'nope'/);
+    expect(() => capture([elf, '--prog', 'build_list', '--engine', 'interp', '--repeat', '2', '--batch'])).toThrow(/--engine interp: --batch is for the emulator/);
+    const hello = capture([join(REPO_ROOT, 'examples/hello.bpf.o'), '--engine', 'interp']);
+    expect(hello.code).toBe(1);
+    expect(hello.err.join('\n')).toMatch(/fault: insn \d+: call to unknown helper function 6/);
   });
 
   it('matches the kernel on a sample of the whole corpora (../shared)', () => {
