@@ -6,6 +6,8 @@ import type { AsmSyntax } from '../isa/parse.js';
 import { parse } from '../isa/parse.js';
 import { assertValid } from '../isa/validate.js';
 import { Exit, parseCommandArgs, type Command, type OptionValues } from './command.js';
+import { checkProgramSize, MAX_PROG_INSNS_OPTION, maxSlotsOption } from './input.js';
+import { MAX_PROGRAM_SLOTS } from '../isa/codec.js';
 import { readInput, writeFileAtomic } from './io.js';
 
 export function dialectOption(values: OptionValues): Dialect {
@@ -48,6 +50,7 @@ Assembles FILE.s into little-endian 8-byte BPF instructions.
                      lock fetch add [%r10-8], %r1 / jsgt32 %r1, %r2, +1 / call local f / call %r2 ...
   --dialect D        validate as standard (default) or kernel-xlated (PROBE_* modes, r11, ...)
   --no-validate      skip validation (assemble invalid programs for negative tests)
+  --max-prog-insns N largest program accepted, in 8-byte instruction slots (default ${MAX_PROGRAM_SLOTS}, Linux's limit)
 Every problem is reported as 'line N: reason' (parse) or 'insn N: reason' (validation); exit 1.`,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
@@ -55,12 +58,13 @@ Every problem is reported as 'line N: reason' (parse) or 'insn N: reason' (valid
       syntax: { type: 'string' },
       dialect: { type: 'string' },
       'no-validate': { type: 'boolean' },
+      ...MAX_PROG_INSNS_OPTION,
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one input file');
     const dialect = dialectOption(values);
     const syntax = syntaxOption(values);
     const text = readInput(positionals[0]!).toString('utf8');
-    const prog = parse(text, { syntax });
+    const prog = checkProgramSize(parse(text, { syntax }), maxSlotsOption(values));
     if (values['no-validate'] !== true) assertValid(prog, dialect);
     const bytes = encode(prog);
     const out = values.output;

@@ -12,6 +12,7 @@ import { Engine } from '../emu/index.js';
 import { compareKernelRecords, kernelSymbolAt, runInKernel, type KernelRecord } from '../kernel/index.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
 import { hostSymbols, jitOptionsFor, programAndEnv, runResults, withKernel } from './kernel.js';
+import { MAX_PROG_INSNS_HELP, MAX_PROG_INSNS_OPTION, maxSlotsOption } from './input.js';
 
 const HELP = `Usage: bpfjit diff PROG [--env ENV.json] [--prog NAME] [--all] [--run]
 
@@ -24,6 +25,7 @@ different results).
   --env ENV.json   the program's environment (default: NAME.json beside a .bin or .s)
   --prog NAME      ELF objects with several programs: the one to load (SEC("syscall") programs)
   --all            show every differing instruction (default: the first 20)
+${MAX_PROG_INSNS_HELP}
   --run            also run the program once in the kernel and bpfjit's image on the emulator (kernel
                    addresses, this kernel's helper addresses from /proc/kallsyms) and compare retval, ctx
                    and arena pages (programs whose helpers return random or time values differ by nature;
@@ -134,12 +136,12 @@ export const diffCmd: Command = {
   name: 'diff',
   help: HELP,
   run(argv) {
-    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, prog: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' } });
+    const { values, positionals } = parseCommandArgs(argv, { env: { type: 'string' }, prog: { type: 'string' }, all: { type: 'boolean' }, run: { type: 'boolean' }, ...MAX_PROG_INSNS_OPTION });
     const [path, ...extra] = positionals;
     if (path === undefined) throw new UsageError('missing PROG');
     if (extra.length) throw new UsageError(`unexpected argument '${extra[0]}'`);
     return withKernel('diff', () => {
-      const input = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined);
+      const input = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined, maxSlotsOption(values));
       const { bin, env, name, maps, btf } = input;
       const withRun = values.run === true;
       const { record } = runInKernel(bin, env, { name, maps, ...(btf ? { btf } : {}), run: withRun });

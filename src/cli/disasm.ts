@@ -7,7 +7,7 @@ import { helperId } from '../isa/helpers.js';
 import { printProgram } from '../isa/print.js';
 import { dialectOption } from './asm.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
-import { readProgram } from './input.js';
+import { MAX_PROG_INSNS_HELP, MAX_PROG_INSNS_OPTION, maxSlotsOption, readProgram } from './input.js';
 
 /** kfunc names of a sidecar/ENV.json (call imm "0x101" → name), for naming src_reg 2 calls. */
 function sidecarKfuncs(path: string | undefined): ((insn: Insn) => string | undefined) | undefined {
@@ -38,15 +38,18 @@ bytes, for every program (forms the kernel cannot print use the extra syntax lis
 recognised by their content. A NAME.json sidecar beside NAME.bin names the kfunc calls.
   --dialect D     standard (default), or kernel-xlated for a verified program as the JIT sees it
                   (helper calls are then printed as unknown#IMM: their imm is an address offset)
-  --no-validate   print even an invalid program (instead of listing its problems, exit 1)`,
+  --no-validate   print even an invalid program (instead of listing its problems, exit 1)
+${MAX_PROG_INSNS_HELP}`,
   run(argv) {
     const { values, positionals } = parseCommandArgs(argv, {
       dialect: { type: 'string' },
       'no-validate': { type: 'boolean' },
+      ...MAX_PROG_INSNS_OPTION,
     });
     if (positionals.length !== 1) throw new UsageError('expected exactly one input file');
     const dialect = dialectOption(values);
-    const input = readProgram(positionals[0]!, { dialect, validate: values['no-validate'] !== true });
+    const maxSlots = maxSlotsOption(values);
+    const input = readProgram(positionals[0]!, { dialect, validate: values['no-validate'] !== true, ...(maxSlots === undefined ? {} : { maxSlots }) });
     const callName = dialect === 'standard' ? sidecarKfuncs(input.sidecarPath) : undefined;
     process.stdout.write(printProgram(input.prog, callName ? { dialect, callName } : { dialect }));
     return Exit.OK;

@@ -11,7 +11,7 @@ import { BpfUnavailableError, ProgLoadError, SyscallError, kernelSymbol, runInKe
 import { existsSync } from 'node:fs';
 import { kernelBtf } from '../loader/index.js';
 import { Exit, parseCommandArgs, type Command } from './command.js';
-import { readProgram } from './input.js';
+import { MAX_PROG_INSNS_HELP, MAX_PROG_INSNS_OPTION, maxSlotsOption, readProgram } from './input.js';
 import { readInput } from './io.js';
 
 /** Runs fn; maps "bpf() not permitted" to one line + exit 3 and kernel refusals to exit 1. */
@@ -61,8 +61,8 @@ function readEnvFile(src: string): RunEnv {
  * The program and its environment: --env, else NAME.json beside a .bin or .s, else (ELF objects) the
  * object's arena, globals and kfuncs, else none. `prog` picks the program of an ELF object.
  */
-export function programAndEnv(path: string, envPath: string | undefined, prog?: string): KernelInput {
-  const input = readProgram(path, { validate: false, ...(prog !== undefined ? { prog } : {}) });
+export function programAndEnv(path: string, envPath: string | undefined, prog?: string, maxSlots?: number): KernelInput {
+  const input = readProgram(path, { validate: false, ...(prog !== undefined ? { prog } : {}), ...(maxSlots === undefined ? {} : { maxSlots }) });
   if (prog !== undefined && !input.object) throw new UsageError('--prog applies to ELF objects only');
   const beside = `${path.replace(/\.[^./]*$/, '')}.json`;
   const src = envPath ?? input.sidecarPath ?? (input.source === 's' && existsSync(beside) ? beside : undefined);
@@ -104,6 +104,8 @@ are created as libbpf would (initial values written, .rodata frozen), its arena 
         'bpfjit run --json': {"retval", "ctx", "arenaPages", "arenaAllocated", "fault": null}. The kernel
         returns only the low 32 bits of r0, so there is no "r0" field.
 
+${MAX_PROG_INSNS_HELP}
+
 Needs bpf(): root or CAP_BPF+CAP_PERFMON on Linux x86-64. Where it is not permitted the command says why
 in one line and exits 3; BPFJIT_NO_BPF=1 forces that path.`;
 
@@ -132,6 +134,7 @@ export const kernelCmd: Command = {
       format: { type: 'string' },
       json: { type: 'boolean' },
       prog: { type: 'string' },
+      ...MAX_PROG_INSNS_OPTION,
     });
     const [sub, path, ...extra] = positionals;
     if (sub !== 'jit' && sub !== 'run') throw new UsageError(`expected 'kernel jit PROG' or 'kernel run PROG', got '${sub ?? ''}'`);
@@ -142,7 +145,7 @@ export const kernelCmd: Command = {
     if (sub === 'jit' && values.json === true) throw new UsageError('kernel jit: use --format json');
     if (sub === 'run' && values.format !== undefined) throw new UsageError('kernel run: use --json');
     return withKernel(`kernel ${sub}`, () => {
-      const { bin, env, name, maps, btf } = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined);
+      const { bin, env, name, maps, btf } = programAndEnv(path, values.env as string | undefined, values.prog as string | undefined, maxSlotsOption(values));
       if (sub === 'jit') {
         const { record, kernelText } = runInKernel(bin, env, { name, maps, ...(btf ? { btf } : {}), run: false, verifierText: format === 'txt' });
         if (format === 'txt') {

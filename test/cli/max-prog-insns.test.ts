@@ -66,6 +66,21 @@ describe('--max-prog-insns', () => {
     const ok = await runCliAsync(['jit', BIG, '--format', 'bin', '-o', join(dir, 'big.img'), '--max-prog-insns', String(MAX_PROGRAM_SLOTS + 1)]);
     expect(ok.status, ok.stderr).toBe(0);
   }, 60_000);
+  test('disasm, asm, kernel and diff apply it too (before any bpf() call)', async () => {
+    for (const cmd of ['disasm', 'asm', 'kernel', 'diff']) {
+      expect((await runCliAsync([cmd, '--help'])).stdout, cmd).toMatch(/--max-prog-insns N +largest program accepted/);
+    }
+    expect((await runCliAsync(['disasm', BIN, '--max-prog-insns', '11'])).stderr).toMatch(/byte offset 88: the program has 12 slots, more than the limit of 11/);
+    expect((await runCliAsync(['disasm', BIN, '--max-prog-insns', '12'])).status).toBe(0);
+    const asm = await runCliAsync(['asm', TEXT, '--max-prog-insns', '5']);
+    expect([asm.status, asm.stderr.trim()]).toEqual([1, 'insn 5: the program has 12 slots, more than the limit of 5 (Linux: E2BIG); raise it with --max-prog-insns']);
+    expect((await runCliAsync(['asm', TEXT, '--max-prog-insns', '12'])).status).toBe(0);
+    for (const cmd of [['kernel', 'jit'], ['diff']]) {
+      const r = await runCliAsync([...cmd, BIN, '--max-prog-insns', '11']);
+      expect(r.status, cmd.join(' ')).toBe(1);
+      expect(r.stderr).toMatch(/byte offset 88: the program has 12 slots, more than the limit of 11/);
+    }
+  });
   test('a bad value is a usage error (exit 2)', async () => {
     for (const v of ['abc', '0', '-5', String(2 ** 28 + 1)]) {
       const r = await runCliAsync(['run', BIN, `--max-prog-insns=${v}`]);
