@@ -2,12 +2,12 @@
 // instruction. Programs that the structural validator refuses first reach the front end's own checks through
 // functionRanges()/stackDepths() (used on kernel-xlated input, where the validator is optional).
 import { describe, expect, it } from 'vitest';
-import { BpfError } from '../../src/errors.js';
 import { makeProgram, type Insn, type Program } from '../../src/isa/insn.js';
 import { parse } from '../../src/isa/parse.js';
 import { frontEnd, functionRanges, stackDepths, type FrontEndEnv } from '../../src/jit/frontend/index.js';
 import { analyze } from '../../src/jit/frontend/analysis.js';
 import { SlotProgram } from '../../src/jit/frontend/slots.js';
+import { bpfErrorMessage } from '../helpers/errors.js';
 
 type Raw = Omit<Insn, 'pc'>;
 const I = (code: number, dst = 0, src = 0, off = 0, imm = 0, imm2?: number): Raw =>
@@ -23,15 +23,7 @@ const ENV: FrontEndEnv = {
   jiffiesAddr: 0xffffffff82a05000n,
 };
 
-function error(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BpfError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a BpfError');
-}
+const error = bpfErrorMessage;
 const fe = (p: Program, env: Partial<FrontEndEnv> = {}): string => error(() => frontEnd(p, { ...ENV, ...env }));
 
 describe('front end refusals name the instruction', () => {

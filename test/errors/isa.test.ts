@@ -1,19 +1,11 @@
 // Every error class of the assemblers (kernel and bpf_conformance syntax) and the decoder not covered by
 // test/isa: each bad input is on a known line (or byte offset) and the message must name it.
 import { describe, expect, it } from 'vitest';
-import { BpfError } from '../../src/errors.js';
 import { decode, decodeHex } from '../../src/isa/codec.js';
 import { parse } from '../../src/isa/parse.js';
+import { bpfErrorMessage } from '../helpers/errors.js';
 
-function error(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BpfError);
-    return (e as Error).message;
-  }
-  throw new Error('expected a BpfError');
-}
+const error = bpfErrorMessage;
 
 /** Line 1 is valid; the bad text is line 2. */
 const kernel = (bad: string): string => error(() => parse(`r0 = 0\n${bad}\nexit`));

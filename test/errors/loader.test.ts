@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
 import { findProgram, loadObject } from '../../src/loader/index.js';
+import { patchedLoadError } from '../helpers/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const expected = JSON.parse(readFileSync(`${root}test/fixtures/loader/expected.json`, 'utf8')) as Record<
@@ -20,17 +21,7 @@ const SHOFF = Number(new DataView(pristine.buffer, pristine.byteOffset).getBigUi
 /** File offset of a section's header. */
 const shdr = (name: string): number => SHOFF + sec(name).index * 64;
 
-function errorOf(patch: (b: Uint8Array, v: DataView) => Uint8Array | void): BpfError {
-  const b = pristine.slice();
-  const out = patch(b, new DataView(b.buffer)) ?? b;
-  try {
-    loadObject(out);
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
-}
+const errorOf = (patch: (b: Uint8Array, v: DataView) => Uint8Array | void): BpfError => patchedLoadError(pristine, patch);
 
 describe('ELF', () => {
   it('EI_VERSION', () => {

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
-import { loadObject } from '../../src/loader/index.js';
+import { patchedLoadError } from '../helpers/errors.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const expected = JSON.parse(readFileSync(`${root}test/fixtures/loader/expected.json`, 'utf8')) as Record<
@@ -15,17 +15,7 @@ const expected = JSON.parse(readFileSync(`${root}test/fixtures/loader/expected.j
 const pristine = (f: string): Uint8Array => new Uint8Array(readFileSync(`${root}examples/${f}`));
 
 /** Loads a patched copy and returns the BpfError (fails the test if none is thrown). */
-function errorOf(file: string, patch: (b: Uint8Array, v: DataView) => Uint8Array | void): BpfError {
-  const b = pristine(file).slice();
-  const out = patch(b, new DataView(b.buffer)) ?? b;
-  try {
-    loadObject(out);
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
-}
+const errorOf = (file: string, patch: (b: Uint8Array, v: DataView) => Uint8Array | void): BpfError => patchedLoadError(pristine(file), patch);
 
 const F = 'arena_list.bpf.o';
 const exp = expected[F]!;
