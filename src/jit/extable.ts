@@ -153,17 +153,23 @@ export function packEx(st: FnState, insnStart: number): number {
 export function exceptionTable(st: FnState, t: InsnTable, exInsns: IntList, exRecs: IntList): PackedExTable {
   const made = st.extable;
   if (exInsns.n === 0) return made.build();
-  const addrs = st.addrs;
-  const firstPc = st.fn.firstPc;
-  const tw = t.w;
+  const out = new Int32Array((exInsns.n + made.count) * EX_STRIDE);
+  const m = made.a;
+  const madeN = made.n;
+  const k = mergeEx(out, st.addrs, st.fn.firstPc, t.w, exInsns, exRecs, m, madeN);
+  if (k < madeN) out.set(m.subarray(k, madeN), out.length - (madeN - k));
+  return new PackedExTable(out);
+}
+
+/** exceptionTable's loop, in a function of its own: a loop this long is compiled on the stack (OSR) during the
+ *  first calls, and code after it in the same function then has no type feedback (a deoptimisation there on
+ *  every call until the feedback arrives). Returns how many words of `m` are left for the end. */
+function mergeEx(out: Int32Array, addrs: Int32Array, firstPc: number, tw: Int32Array, exInsns: IntList, exRecs: IntList, m: Int32Array, madeN: number): number {
   const n = exInsns.n;
   const ins = exInsns.a;
   const recs = exRecs.a;
-  const out = new Int32Array((n + made.count) * EX_STRIDE);
-  const m = made.a;
-  const madeN = made.n;
   let w = 0;
-  let k = 0; // next word of `made`
+  let k = 0; // next word of `m`
   for (let e = 0; e < n; e++) {
     const b = ins[e]! * TW;
     const rec = recs[e]!;
@@ -176,6 +182,5 @@ export function exceptionTable(st: FnState, t: InsnTable, exInsns: IntList, exRe
     out[w + 3] = rec & EX_BITS_MASK;
     w += EX_STRIDE;
   }
-  if (k < madeN) out.set(m.subarray(k, madeN), w);
-  return new PackedExTable(out);
+  return k;
 }
