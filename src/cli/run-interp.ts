@@ -99,11 +99,13 @@ export function runInterpreter(o: InterpRun): number {
       arenaPages: pages,
       arenaAllocated: allocated,
       bpfInsns: res.insns,
+      output: res.memory.printed,
       ...(o.arenaDump ? { arenaDump: dump } : {}),
       perRunNs,
       fault: fault === null ? null : { message: fault, insn: res.fault!.insn ?? null },
     }));
   } else {
+    for (const line of res.memory.printed) console.log(`printk: ${line}`);
     console.log(`retval ${Number(r0 & 0xffffffffn)} (r0 ${hex(r0)})`);
     if (o.ctx.length > 0) console.log(`ctx ${ctxOut}`);
     console.log(`BPF instructions: ${res.insns}`);

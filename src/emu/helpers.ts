@@ -1,6 +1,9 @@
 // src/emu — BPF helpers and kfuncs implemented in TypeScript. A trampoline hook passes BPF r1–r5 here and
 // puts the result in r0. Time and randomness are deterministic by default (seedable), so runs repeat.
 import { HelperId, LAYOUT } from './layout.js';
+import { tracePrintk } from '../isa/printk.js';
+
+export { PRINTK_MAX_LINES } from '../isa/printk.js';
 import type { BpfMap } from './maps.js';
 import type { ArenaKfunc } from '../arena/index.js';
 
@@ -79,63 +82,8 @@ function mapOf(call: HelperCall): BpfMap | null {
   return call.state.maps.get(call.args[0]!) ?? null;
 }
 
-function readCString(call: HelperCall, addr: bigint, max: number): string | null {
-  const bytes = call.read(addr, max);
-  if (!bytes) return null;
-  const end = bytes.indexOf(0);
-  return Buffer.from(end >= 0 ? bytes.subarray(0, end) : bytes).toString('latin1');
-}
-
-/** The kernel's bstr_printf subset bpf_trace_printk accepts: %d %i %u %x %X %c %s %p with l/ll, and %%. */
-export function formatPrintk(call: HelperCall, fmt: string, args: readonly bigint[]): string {
-  let argi = 0;
-  return fmt.replace(/%(-?\d*)(ll|l|h|hh)?([diuxXcsp%])/g, (_m, width: string, len: string | undefined, conv: string) => {
-    if (conv === '%') return '%';
-    const raw = args[argi++] ?? 0n;
-    const v = len === 'l' || len === 'll' ? raw : BigInt.asUintN(32, raw);
-    let text: string;
-    switch (conv) {
-      case 'd':
-      case 'i':
-        text = (len === 'l' || len === 'll' ? BigInt.asIntN(64, v) : BigInt.asIntN(32, v)).toString();
-        break;
-      case 'u':
-        text = v.toString();
-        break;
-      case 'x':
-        text = v.toString(16);
-        break;
-      case 'X':
-        text = v.toString(16).toUpperCase();
-        break;
-      case 'c':
-        text = String.fromCharCode(Number(v & 0xffn));
-        break;
-      case 's':
-        text = readCString(call, raw, 64) ?? '(efault)';
-        break;
-      default:
-        text = `0x${BigInt.asUintN(64, raw).toString(16)}`;
-    }
-    const w = Math.min(Math.abs(Number(width || 0)), PRINTK_MAX_LINE);
-    return width.startsWith('-') ? text.padEnd(w) : text.padStart(w);
-  });
-}
-
-/** The kernel formats into a 1024-byte buffer (MAX_BPRINTF_BUF): at most 1023 characters per line. */
-const PRINTK_MAX_LINE = 1023;
-/** Lines kept per run; later ones are counted, not stored, so a printing loop cannot exhaust host memory. */
-export const PRINTK_MAX_LINES = 10_000;
-
 function printk(call: HelperCall, fmtAddr: bigint, fmtSize: bigint, args: readonly bigint[]): bigint {
-  const size = u32(fmtSize);
-  const fmt = size > 0 && size <= 1024 ? readCString(call, fmtAddr, size) : null;
-  if (fmt === null) return EINVAL;
-  const line = formatPrintk(call, fmt, args).slice(0, PRINTK_MAX_LINE);
-  const out = call.state.output;
-  if (out.length < PRINTK_MAX_LINES) out.push(line);
-  else if (out.length === PRINTK_MAX_LINES) out.push(`(bpfjit: more than ${PRINTK_MAX_LINES} printk lines in this run; the rest are not kept)`);
-  return BigInt(Buffer.byteLength(line));
+  return tracePrintk((addr, size) => call.read(addr, size), call.state.output, fmtAddr, fmtSize, args);
 }
 
 /** isspace() of the kernel's ctype table: \t \n \v \f \r, space and 0xa0. */

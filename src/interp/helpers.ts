@@ -3,6 +3,7 @@
 // report the environment (time, random, current task, CPU) return fixed values, documented here.
 import type { HelperCall, HelperFn } from './interp.js';
 import { Fault, type Memory } from './memory.js';
+import { tracePrintk } from '../isa/printk.js';
 
 const EINVAL = -22n;
 const EFAULT = -14n;
@@ -176,8 +177,22 @@ const getCurrentComm: HelperFn = ({ args, memory }) => {
   return tryWrite(memory, args[0], name) ? 0n : EFAULT;
 };
 
+// long bpf_trace_printk(const char *fmt, u32 fmt_size, ...): the kernel's format subset (src/isa/printk.ts),
+// lines kept in memory.printed.
+const tracePrintkHelper: HelperFn = ({ args, memory }) => {
+  const read = (addr: bigint, size: number): Uint8Array | null => {
+    try {
+      return memory.readBytes(addr, size);
+    } catch {
+      return null;
+    }
+  };
+  return tracePrintk(read, memory.printed, args[0], args[1], args.slice(2, 5));
+};
+
 /** Helper ids → implementations (the ones the project's corpora use). */
 export const LINUX_HELPERS: Readonly<Record<number, HelperFn>> = {
+  6: tracePrintkHelper, // bpf_trace_printk
   5: fixed(FIXED_HELPER_VALUES.ktime_ns), // bpf_ktime_get_ns
   7: fixed(FIXED_HELPER_VALUES.prandom_u32), // bpf_get_prandom_u32
   8: fixed(FIXED_HELPER_VALUES.smp_processor_id), // bpf_get_smp_processor_id

@@ -49,6 +49,8 @@ export class Memory {
   private nextExtra: bigint = Layout.EXTRA_BASE;
   /** The arena (when the program has one): 32-bit pointers are arena accesses. */
   arena: ArenaView | null = null;
+  /** Lines the program printed with bpf_trace_printk. */
+  readonly printed: string[] = [];
 
   addRegion(name: string, base: bigint, bytes: Uint8Array, writable = true): Region {
     const r: Region = {
