@@ -49,7 +49,6 @@ export function runInterpreter(o: InterpRun): number {
         const changed = regs.flatMap((v, r) => (v !== prev!.regs[r] ? [`${NAMES[r]}=${hex(v)}`] : []));
         console.log(`insn ${prev.pc}: ${changed.join(' ')}`);
       };
-      let last: readonly bigint[] = [];
       const res = interpret(o.prog, {
         ctx: o.ctx,
         dialect: o.dialect,
@@ -63,12 +62,12 @@ export function runInterpreter(o: InterpRun): number {
               trace: (pc: number, regs: readonly bigint[]) => {
                 report(regs);
                 prev = { pc, regs: [...regs] };
-                last = regs;
               },
             }
           : {}),
       });
-      if (trace) report(last); // the last instruction (exit, or the one that faulted) changed nothing
+      // The last instruction (exit, or the one that faulted) changed nothing.
+      if (prev) report((prev as { regs: bigint[] }).regs);
       return {
         res,
         pages: arena ? dumpPages(arena) : {},
